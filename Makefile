@@ -1,0 +1,32 @@
+# Two entry points, each doing all its own set-up on a fresh clone where only Python exists:
+#   make demo   - main job end to end on embedded defaults
+#   make test   - the whole test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.stamp-install
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+DEMO_USERS ?= 3000
+DEMO_DAYS ?= 540
+DEMO_SEED ?= 7
+
+.PHONY: venv demo test clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/powertier generate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out data/raw
+	$(VENV)/bin/powertier pipeline --raw data/raw
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+clean:
+	rm -rf data .pytest_cache

@@ -1,0 +1,49 @@
+"""The ``powertier`` command line: one Typer command per stage.
+
+Each stage lives in its own ``pipelines/stage_*.py`` module; heavy libraries are imported inside
+the commands, so ``powertier --help`` stays fast and importing this module does no work.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+
+from pipelines import stage_backtest, stage_embed, stage_features, stage_generate, stage_ingest
+from pipelines import stage_pipeline, stage_serve, stage_train
+from pipelines.cli_common import ConfigOpt, UserError, console, err_console, get_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="PowerTier: membership tier and purchasing power from text embeddings + transactions.")
+config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOpt = None) -> None:
+    """Print the effective config (YAML < environment < CLI)."""
+    console.print_json(json.dumps(get_config(config).public_dict()))
+
+
+app.command("generate")(stage_generate.generate)
+app.command("ingest")(stage_ingest.ingest)
+app.add_typer(stage_features.features_app, name="features")
+app.add_typer(stage_features.labels_app, name="labels")
+app.command("embed")(stage_embed.embed)
+app.command("train")(stage_train.train)
+app.command("predict")(stage_train.predict)
+app.command("score")(stage_train.score)
+app.command("pipeline")(stage_pipeline.pipeline)
+app.command("backtest")(stage_backtest.backtest)
+app.command("serve")(stage_serve.serve)
+
+
+def main() -> None:
+    """Console-script entry point: user mistakes become one red line and exit code 2."""
+    try:
+        app()
+    except UserError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)

@@ -1,0 +1,33 @@
+"""Pieces every CLI stage shares: the --config option, config loading, user-facing errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from pipelines.config import PowerTierConfig, load_config
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML config file (default: powertier.yaml at the repo root)."),
+]
+
+
+class UserError(Exception):
+    """A mistake in the user's input or invocation: reported as one clear line, exit code 2."""
+
+
+def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:
+    """Load the effective config, turning validation problems into a UserError."""
+    from pydantic import ValidationError
+
+    try:
+        return load_config(config_path, **overrides)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        raise UserError(f"invalid configuration: {exc}") from exc

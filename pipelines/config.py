@@ -1,0 +1,164 @@
+"""The one typed configuration of PowerTier.
+
+Precedence (highest first): explicit overrides (CLI options) > environment variables
+(``POWERTIER_*``, nested with ``__``, e.g. ``POWERTIER_TRAIN__TRIALS=5``) > the YAML file
+(``powertier.yaml`` at the repo root, or ``--config FILE``) > the defaults below.
+``POWERTIER_DATA_DIR`` moves the whole workspace. Secrets (the Redis URL, the API key) are
+read from the environment only and are never written back by ``config show``.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = REPO_ROOT / "powertier.yaml"
+
+
+class IngestConfig(BaseModel):
+    max_text_chars: int = Field(2000, gt=0, description="Longer review/search texts are quarantined.")
+
+
+class FeatureConfig(BaseModel):
+    windows_days: list[int] = Field(default=[7, 30, 90, 365], description="Trailing windows (t - w, t].")
+    search_half_life_days: float = Field(30.0, gt=0, description="Half-life of the search-profile decay.")
+
+    @field_validator("windows_days")
+    @classmethod
+    def _sorted_positive(cls, v: list[int]) -> list[int]:
+        if not v or any(w <= 0 for w in v):
+            raise ValueError("windows_days must be a non-empty list of positive integers")
+        return sorted(set(v))
+
+
+class EncoderConfig(BaseModel):
+    model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or local path.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    batch_size: int = Field(16, gt=0)
+    min_chars: int = Field(3, ge=0, description="Cleaned texts shorter than this are dropped.")
+    spam_min_users: int = Field(5, ge=2, description="Same long text posted by this many users = spam.")
+
+
+class TrainConfig(BaseModel):
+    every_days: int = Field(30, gt=0, description="Spacing of training cutoffs.")
+    n_cutoffs: int = Field(6, gt=0, description="Cutoffs ending one horizon before as_of.")
+    split: Literal["time", "user"] = "time"
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    trials: int = Field(4, ge=0, description="Optuna trials per LightGBM model (0 = defaults only).")
+    projection: Literal["pca", "none"] = "pca"
+    projection_dims: int = Field(16, gt=0, description="Dimensions kept per text view.")
+    num_boost_round: int = Field(400, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+
+
+class BacktestConfig(BaseModel):
+    psi_threshold: float = Field(0.2, gt=0)
+    metric_drop: float = Field(0.1, gt=0, description="Relative drop vs the first cutoff that asks for a retrain.")
+
+
+class ServeConfig(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_batch: int = Field(256, gt=0)
+
+
+class PowerTierConfig(BaseSettings):
+    """Effective configuration of one PowerTier workspace."""
+
+    model_config = SettingsConfigDict(env_prefix="POWERTIER_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(REPO_ROOT / "data", description="Everything the pipeline writes lives here.")
+    as_of: datetime | None = Field(None, description="Reference time; default = latest curated event.")
+    horizon_days: int = Field(90, gt=0, description="Prediction horizon H.")
+    tiers: list[str] = Field(default=["bronze", "silver", "gold", "platinum"], description="Ordered, low to high.")
+    seed: int = 42
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    ingest: IngestConfig = IngestConfig()
+    features: FeatureConfig = FeatureConfig()
+    encoder: EncoderConfig = EncoderConfig()
+    train: TrainConfig = TrainConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    serve: ServeConfig = ServeConfig()
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=timezone.utc)
+        return v.astimezone(timezone.utc) if v is not None else None
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_tiers(cls, v: list[str]) -> list[str]:
+        if len(v) < 2 or len(set(v)) != len(v):
+            raise ValueError("tiers must list at least two distinct names, lowest first")
+        return v
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # YAML values arrive through init kwargs (see load_config), so put them below the environment.
+        return env_settings, init_settings
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data (no secrets live here)."""
+        return self.model_dump(mode="json")
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> PowerTierConfig:
+    """Read YAML (if any), apply env vars, then explicit overrides (None values are ignored)."""
+    file = path or (DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None)
+    data: dict[str, Any] = {}
+    if file is not None:
+        if not Path(file).exists():
+            raise FileNotFoundError(f"config file not found: {file}")
+        data = yaml.safe_load(Path(file).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{file}: expected a mapping at the top level")
+    yaml_cfg = PowerTierConfig(**data)  # env applied over YAML here
+    merged = _deep_merge(yaml_cfg.model_dump(), _nested({k: v for k, v in overrides.items() if v is not None}))
+    # Rebuild without env so that explicit overrides win over the environment.
+    return PowerTierConfig.model_validate(merged)
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``{"train__trials": 3}`` into ``{"train": {"trials": 3}}``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split("__")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def redis_url() -> str:
+    """Redis connection string for the online store, from the environment only."""
+    return os.environ.get("POWERTIER_REDIS_URL", "redis://127.0.0.1:6379/0")
