@@ -141,6 +141,9 @@ def load_config(path: Path | None = None, **overrides: Any) -> PowerTierConfig:
         data = yaml.safe_load(Path(file).read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{file}: expected a mapping at the top level")
+        if "data_dir" in data and not Path(data["data_dir"]).is_absolute():
+            # A relative data_dir in a config file means relative to that file, not to the cwd.
+            data["data_dir"] = str(Path(file).resolve().parent / data["data_dir"])
     yaml_cfg = PowerTierConfig(**data)  # env applied over YAML here
     merged = _deep_merge(yaml_cfg.model_dump(), _nested({k: v for k, v in overrides.items() if v is not None}))
     # Rebuild without env so that explicit overrides win over the environment.
