@@ -16,7 +16,7 @@ TS_DTYPE = "datetime64[us, UTC]"
 
 def to_utc_us(values: Any) -> pd.Series:
     """Parse anything timestamp-like to microsecond UTC (naive values are taken as UTC)."""
-    ts = pd.to_datetime(values, utc=True, errors="raise")
+    ts = pd.to_datetime(values, utc=True, errors="raise", format="mixed")
     return ts.astype(TS_DTYPE) if isinstance(ts, pd.Series) else pd.Series(ts).astype(TS_DTYPE)
 
 

@@ -1,0 +1,80 @@
+"""Feast feature views: transactional Y, text profiles X, model scores, and the on-demand
+time-relative features. Builders only; ``repo.py`` instantiates them for the Feast CLI."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from datetime import timedelta
+
+import pandas as pd
+from feast import Entity, FeatureView, Field, RequestSource
+from feast.on_demand_feature_view import OnDemandFeatureView
+from feast.types import Array, Float32, Float64, Int64, String
+
+from ranking.transactional import INT_FEATURES_PREFIXES, transactional_feature_names
+
+# Rows are emitted whenever a value changes (including window expiries), so the latest row is
+# always exact: no TTL (0 = never expires).
+NO_TTL = timedelta(0)
+REQUEST_TIME_FIELD = "as_of_ts_s"
+
+
+def _ts_field(view: str) -> Field:
+    return Field(name=f"{view}_ts", dtype=Float64, description="Time of the feature row (epoch s), for leak guards.")
+
+
+def transactions_view(entity: Entity, source, windows: list[int]) -> FeatureView:
+    """``user_transactions``: windowed spend, frequency, value, returns, categories, engagement, tier."""
+    schema = [Field(name=n, dtype=Int64 if n.startswith(INT_FEATURES_PREFIXES) else Float64)
+              for n in transactional_feature_names(windows)]
+    return FeatureView(name="user_transactions", entities=[entity], ttl=NO_TTL, online=True, source=source,
+                       schema=[*schema, _ts_field("user_transactions")], tags={"stage": "Y"},
+                       description="Transactional features, exact at any t (see docs/FEATURES.md).")
+
+
+def profile_view(entity: Entity, source, kind: str) -> FeatureView:
+    """``user_review_profile`` / ``user_search_profile``: per-user text profile vectors X."""
+    name = f"user_{kind}_profile"
+    return FeatureView(name=name, entities=[entity], ttl=NO_TTL, online=True, source=source, tags={"stage": "X"},
+                       schema=[Field(name=f"{kind}_embedding", dtype=Array(Float32)),
+                               Field(name=f"{kind}_count", dtype=Int64), _ts_field(name)],
+                       description=f"Profile vector of the user's {kind} texts as of t (docs/FEATURES.md).")
+
+
+def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:
+    """``user_predictions``: the latest batch scores, so services read scores like any feature."""
+    schema = [Field(name="tier", dtype=String), Field(name="tier_index", dtype=Int64),
+              Field(name="purchasing_power", dtype=Float64), Field(name="run_id", dtype=String)]
+    schema += [Field(name=f"tier_proba_{t}", dtype=Float64) for t in tiers]
+    return FeatureView(name="user_predictions", entities=[entity], ttl=NO_TTL, online=True, source=source,
+                       schema=[*schema, _ts_field("user_predictions")], tags={"stage": "scores"},
+                       description="Scores written by `powertier score`.")
+
+
+def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
+    """Recency and tenure in days at the request time (continuous in t, so computed at retrieval).
+
+    Self-contained (imports inside, literal names): Feast serialises it by value with dill.
+    """
+    import pandas as pd
+
+    now = inputs["as_of_ts_s"].astype(float)
+    return pd.DataFrame({
+        "days_since_last_order": (now - inputs["last_order_ts_s"].astype(float)) / 86400.0,
+        "tenure_days": (now - inputs["signup_ts_s"].astype(float)) / 86400.0,
+    })
+
+
+def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:
+    """On-demand view ``user_time_features`` over ``user_transactions`` and the request time."""
+    request = RequestSource(name="request_time", schema=[Field(name=REQUEST_TIME_FIELD, dtype=Float64)],
+                            description="As-of time of the lookup, epoch seconds.")
+    udf = types.FunctionType(time_features.__code__, {"__builtins__": __builtins__}, "time_features")
+    udf.__module__ = "__main__"  # as Feast's decorator does: serialise by value, not by import path
+    return OnDemandFeatureView(
+        name="user_time_features", sources=[transactions, request], mode="pandas",
+        schema=[Field(name="days_since_last_order", dtype=Float64), Field(name="tenure_days", dtype=Float64)],
+        description="days_since_last_order (null if no order yet) and tenure_days at the request time.",
+        udf=udf, udf_string=inspect.getsource(time_features),
+    )

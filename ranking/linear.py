@@ -1,0 +1,93 @@
+"""The linear reference ``P = Z · W_score`` on the same Z as LightGBM.
+
+Median imputation with missing indicators, standardisation, then ridge on log1p purchasing power
+or a multinomial logistic regression for the tier. scikit-learn fits; the learned numbers are then
+kept as plain arrays and prediction is numpy on those arrays, so a reloaded model predicts
+bit-for-bit the same without pickling any estimator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.preprocessing import StandardScaler
+
+_ARRAYS = ("medians_", "missing_cols_", "mean_", "scale_", "coef_", "intercept_", "classes_")
+
+
+class LinearReference(BaseEstimator):
+    """``task="regression"``: ridge on log1p(y); ``task="classification"``: multinomial logistic
+    with balanced class weights, probabilities over ``n_classes`` (absent classes get 0)."""
+
+    def __init__(self, task: str = "regression", alpha: float = 1.0, C: float = 1.0, n_classes: int = 0,
+                 max_iter: int = 300):
+        self.task = task
+        self.alpha = alpha
+        self.C = C
+        self.n_classes = n_classes
+        self.max_iter = max_iter
+
+    def fit(self, Z: np.ndarray, y: np.ndarray) -> "LinearReference":
+        """Fit imputer, scaler and the linear model, then keep only their arrays."""
+        imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True).fit(Z)
+        self.medians_ = imputer.statistics_.astype(np.float64)
+        self.missing_cols_ = (imputer.indicator_.features_ if imputer.indicator_ is not None
+                              else np.empty(0)).astype(np.int64)
+        scaler = StandardScaler().fit(self._impute(Z))
+        self.mean_, self.scale_ = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
+        Zs = self._design(Z)
+        if self.task == "regression":
+            model = Ridge(alpha=self.alpha).fit(Zs, np.log1p(np.asarray(y, dtype=np.float64)))
+            self.coef_, self.intercept_ = model.coef_.reshape(1, -1), np.atleast_1d(model.intercept_)
+            self.classes_ = np.empty(0, dtype=np.int64)
+        elif self.task == "classification":
+            model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=self.max_iter)
+            model.fit(Zs, np.asarray(y, dtype=np.int64))
+            self.coef_, self.intercept_ = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
+            self.classes_ = model.classes_.astype(np.int64)
+        else:
+            raise ValueError(f"task must be 'regression' or 'classification', got {self.task!r}")
+        return self
+
+    def _impute(self, Z: np.ndarray) -> np.ndarray:
+        Z = np.asarray(Z, dtype=np.float64)
+        missing = np.isnan(Z)
+        filled = np.where(missing, self.medians_, Z)
+        return np.hstack([filled, missing[:, self.missing_cols_].astype(np.float64)])
+
+    def _design(self, Z: np.ndarray) -> np.ndarray:
+        return (self._impute(Z) - self.mean_) / self.scale_
+
+    def decision_function(self, Z: np.ndarray) -> np.ndarray:
+        """Linear scores ``Z_std · W + b`` (one column per class for the tier)."""
+        return self._design(Z) @ self.coef_.T + self.intercept_
+
+    def predict(self, Z: np.ndarray) -> np.ndarray:
+        """Purchasing power (>= 0) or the most probable class index."""
+        if self.task == "regression":
+            return np.clip(np.expm1(self.decision_function(Z)[:, 0]), 0.0, None)
+        return np.argmax(self.predict_proba(Z), axis=1)
+
+    def predict_proba(self, Z: np.ndarray) -> np.ndarray:
+        """Class probabilities over all ``n_classes`` (rows sum to 1)."""
+        scores = self.decision_function(Z)
+        present = np.column_stack([1 - expit(scores[:, 0]), expit(scores[:, 0])]) if scores.shape[1] == 1 \
+            else softmax(scores, axis=1)
+        out = np.zeros((len(scores), max(self.n_classes, int(self.classes_.max()) + 1)))
+        out[:, self.classes_] = present
+        return out
+
+    def get_state(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """JSON-able params and named arrays that rebuild this fitted model."""
+        return self.get_params(), {name: getattr(self, name) for name in _ARRAYS}
+
+    @classmethod
+    def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> "LinearReference":
+        """Inverse of :meth:`get_state`."""
+        model = cls(**params)
+        for name in _ARRAYS:
+            setattr(model, name, np.asarray(arrays[name]))
+        return model

@@ -1,0 +1,225 @@
+"""The two-stage model: text projection (stage 1 vectors → X) and stage-2 models on Z = X ‖ Y.
+
+One :class:`TwoStageModel` holds, for one feature set (XY, X or Y): the projection, the LightGBM
+purchasing-power boosters (Tweedie and log1p-L2, one selected), the LightGBM tier booster, and the
+linear reference for both targets. ``get_state``/``from_state`` expose everything as JSON-able
+metadata, numpy arrays and boosters, so the artifact can store it without pickle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+
+from ranking import gbm
+from ranking.dataset import EMBEDDING_SUFFIX, FeatureSpec, infer_feature_spec, numeric_matrix
+from ranking.explain import feature_groups, group_contributions, top_reasons
+from ranking.linear import LinearReference
+from ranking.params import TrainParams
+from ranking.projection import TextProjector
+
+
+def default_feature_set(spec: FeatureSpec) -> str:
+    """XY when both kinds of input exist, else whichever exists."""
+    if spec.text_views and spec.y_features:
+        return "XY"
+    return "X" if spec.text_views else "Y"
+
+
+def pp_labels(frame: pd.DataFrame) -> np.ndarray:
+    """Purchasing power as float (NaN = unlabelled); negative values are an input error."""
+    y = pd.to_numeric(frame["purchasing_power"]).to_numpy(dtype="float64", na_value=np.nan)
+    if (y < 0).any():
+        raise ValueError("purchasing_power must be >= 0")
+    return y
+
+
+def tier_labels(frame: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """Tier index as float (NaN = unlabelled); indices outside 0..K-1 are an input error."""
+    if "tier_next" not in frame.columns:
+        return np.full(len(frame), np.nan)
+    y = pd.to_numeric(frame["tier_next"]).to_numpy(dtype="float64", na_value=np.nan)
+    bad = ~np.isnan(y) & ((y < 0) | (y >= n_classes) | (y != np.round(y)))
+    if bad.any():
+        raise ValueError(f"tier_next must be a tier index in 0..{n_classes - 1}; got {np.unique(y[bad])[:5]}")
+    return y
+
+
+class TwoStageModel(BaseEstimator):
+    """Projection + LightGBM + linear reference for one feature set (``"XY"``, ``"X"``, ``"Y"``)."""
+
+    def __init__(self, params: TrainParams = TrainParams(), feature_set: str = "XY",
+                 feature_names: tuple[str, ...] | None = None, with_linear: bool = True):
+        self.params = params
+        self.feature_set = feature_set
+        self.feature_names = feature_names
+        self.with_linear = with_linear
+
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame) -> "TwoStageModel":
+        """Fit projection on train rows with vectors, then every model, early-stopped on ``valid``."""
+        names = None if self.feature_names is None else list(self.feature_names)
+        self.spec_ = infer_feature_spec(train, names).restrict(self.feature_set)
+        if not self.spec_.text_views and not self.spec_.y_features:
+            raise ValueError(f"feature set {self.feature_set!r} has no model inputs in this frame")
+        p = self.params
+        self.projector_ = (TextProjector(self.spec_.text_views, p.projection, p.projection_dims, p.seed).fit(train)
+                           if self.spec_.text_views else None)
+        Ztr, Zva = self.design(train), self.design(valid)
+        self.feature_columns_ = list(Ztr.columns)
+        self.groups_ = feature_groups(self.spec_, self.feature_columns_)
+        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"]
+        self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid))
+        self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
+                       tier_labels(valid, len(p.tiers)))
+        return self
+
+    def _describe_inputs(self) -> str:
+        x = [f"{v} profile -> {sum(g == f'{v}_profile' for g in self.groups_.values())} columns"
+             for v in self.spec_.text_views]
+        return ", ".join(x + [f"{len(self.spec_.y_features)} transactional features"])
+
+    def _fit_pp(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray) -> None:
+        tr, va = ~np.isnan(ytr), ~np.isnan(yva)
+        if not tr.any() or not va.any():
+            raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
+        self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
+            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params)
+        self.linear_pp_ = LinearReference("regression").fit(Ztr[tr], ytr[tr]) if self.with_linear else None
+        self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_} selected on validation RMSE "
+                           f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
+
+    def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray) -> None:
+        self.tier_booster_, self.tier_info_, self.linear_tier_ = None, {}, None
+        tr, va = ~np.isnan(ytr), ~np.isnan(yva)
+        n_classes = len(self.params.tiers)
+        if len(np.unique(ytr[tr])) < 2 or not va.any():
+            self.notes_.append("tier: not trained (needs two tiers among training labels and validation labels)")
+            return
+        ytr_i, yva_i = ytr[tr].astype(np.int64), yva[va].astype(np.int64)
+        self.tier_booster_, self.tier_info_ = gbm.fit_tier(Ztr[tr], ytr_i, Zva[va], yva_i, self.feature_columns_,
+                                                           n_classes, self.params)
+        if self.with_linear:
+            self.linear_tier_ = LinearReference("classification", n_classes=n_classes).fit(Ztr[tr], ytr_i)
+        self.notes_.append(f"tier: LightGBM multiclass, balanced class weights (rows train={int(tr.sum())}, "
+                           f"valid={int(va.sum())})")
+
+    @property
+    def targets(self) -> list[str]:
+        """The targets this fitted model predicts."""
+        return ["purchasing_power"] + (["tier"] if self.tier_booster_ is not None else [])
+
+    def required_columns(self) -> list[str]:
+        """Frame columns :meth:`design` reads."""
+        return ([f"{v}{EMBEDDING_SUFFIX}" for v in self.spec_.text_views] + list(self.spec_.text_counts)
+                + list(self.spec_.y_features))
+
+    def design(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Z = X ‖ Y as float64 (NaN = missing), columns in training order."""
+        missing = [c for c in self.required_columns() if c not in frame.columns]
+        if missing:
+            raise ValueError(f"frame lacks model input columns: {missing}")
+        parts = [self.projector_.transform(frame).reset_index(drop=True)] if self.projector_ is not None else []
+        plain = list(self.spec_.text_counts) + list(self.spec_.y_features)
+        parts.append(pd.DataFrame(numeric_matrix(frame, plain), columns=plain))
+        return pd.concat(parts, axis=1).astype("float64")
+
+    def predict_pp_z(self, Z: pd.DataFrame, model: str = "lightgbm", objective: str | None = None) -> np.ndarray:
+        """Purchasing power from a design matrix (``model`` lightgbm or linear)."""
+        if model == "linear":
+            return self.linear_pp_.predict(Z.to_numpy())
+        obj = objective or self.pp_objective_
+        booster = self.pp_boosters_[obj]
+        return gbm.predict_pp(booster, obj, Z.to_numpy(), self.pp_info_[obj]["best_iteration"])
+
+    def predict_tier_proba_z(self, Z: pd.DataFrame, model: str = "lightgbm") -> np.ndarray:
+        """Tier probabilities from a design matrix (n × K)."""
+        if self.tier_booster_ is None:
+            raise ValueError("this model has no tier model (no tier labels at training time)")
+        if model == "linear":
+            return self.linear_tier_.predict_proba(Z.to_numpy())
+        return gbm.predict_tier_proba(self.tier_booster_, Z.to_numpy(), self.tier_info_["best_iteration"])
+
+    def predict(self, frame: pd.DataFrame, reasons: bool = True, k: int = 3) -> pd.DataFrame:
+        """Purchasing power, tier name/index/probabilities and top-``k`` reasons per row."""
+        Z = self.design(frame)
+        out = frame[[c for c in ("user_id", "event_timestamp") if c in frame.columns]].reset_index(drop=True)
+        out["purchasing_power"] = self.predict_pp_z(Z)
+        if reasons:
+            out["reasons"] = top_reasons(self.contributions(Z, "purchasing_power"), k)
+        if self.tier_booster_ is not None:
+            proba = self.predict_tier_proba_z(Z)
+            idx = np.argmax(proba, axis=1)
+            out["tier"] = np.asarray(self.params.tiers, dtype=object)[idx]
+            out["tier_index"] = idx
+            for j, name in enumerate(self.params.tiers):
+                out[f"tier_proba_{name}"] = proba[:, j]
+            if reasons:
+                out["tier_reasons"] = top_reasons(self.contributions(Z, "tier", idx), k)
+        return out
+
+    def contributions(self, Z: pd.DataFrame, target: str, class_index: np.ndarray | None = None) -> pd.DataFrame:
+        """Grouped LightGBM contributions (raw score scale) of the selected model of ``target``."""
+        if target == "purchasing_power":
+            booster, it = self.pp_boosters_[self.pp_objective_], self.pp_info_[self.pp_objective_]["best_iteration"]
+        else:
+            booster, it = self.tier_booster_, self.tier_info_["best_iteration"]
+        return group_contributions(booster, Z.to_numpy(), self.feature_columns_, self.groups_, it, class_index)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, lgb.Booster]]:
+        """(JSON-able metadata, named arrays, named boosters): everything :meth:`from_state` needs."""
+        meta: dict[str, Any] = {
+            "params": self.params.to_dict(), "feature_set": self.feature_set, "with_linear": self.with_linear,
+            "feature_names": None if self.feature_names is None else list(self.feature_names),
+            "spec": self.spec_.to_dict(), "feature_columns": self.feature_columns_, "groups": self.groups_,
+            "notes": self.notes_, "pp_objective": self.pp_objective_, "pp_info": self.pp_info_,
+            "tier_info": self.tier_info_, "projection": None, "linear": {},
+        }
+        arrays: dict[str, np.ndarray] = {}
+        if self.projector_ is not None:
+            meta["projection"], proj = self.projector_.get_state()
+            arrays.update({f"projection/{k}": v for k, v in proj.items()})
+        for name, lin in (("pp", self.linear_pp_), ("tier", self.linear_tier_)):
+            if lin is not None:
+                meta["linear"][name], arr = lin.get_state()
+                arrays.update({f"linear_{name}/{k}": v for k, v in arr.items()})
+        boosters = {f"pp_{obj}": b for obj, b in self.pp_boosters_.items()}
+        if self.tier_booster_ is not None:
+            boosters["tier"] = self.tier_booster_
+        return meta, arrays, boosters
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                   boosters: dict[str, lgb.Booster]) -> "TwoStageModel":
+        """Inverse of :meth:`get_state`."""
+        names = meta["feature_names"]
+        model = cls(TrainParams.from_dict(meta["params"]), meta["feature_set"],
+                    None if names is None else tuple(names), meta["with_linear"])
+        model.spec_ = FeatureSpec.from_dict(meta["spec"])
+        model.feature_columns_, model.groups_, model.notes_ = meta["feature_columns"], meta["groups"], meta["notes"]
+        model.projector_ = None if meta["projection"] is None else TextProjector.from_state(
+            meta["projection"], _prefixed(arrays, "projection/"))
+        model.pp_objective_, model.pp_info_, model.tier_info_ = meta["pp_objective"], meta["pp_info"], meta["tier_info"]
+        model.pp_boosters_ = {k[len("pp_"):]: b for k, b in boosters.items() if k.startswith("pp_")}
+        model.tier_booster_ = boosters.get("tier")
+        model.linear_pp_, model.linear_tier_ = (
+            LinearReference.from_state(meta["linear"][n], _prefixed(arrays, f"linear_{n}/")) if n in meta["linear"]
+            else None for n in ("pp", "tier"))
+        return model
+
+
+def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+
+
+def fit_two_stage(train: pd.DataFrame, valid: pd.DataFrame, cfg: Any, feature_names: list[str] | None = None,
+                  feature_set: str | None = None, with_linear: bool = True) -> TwoStageModel:
+    """Fit the main model; ``cfg`` is a PowerTierConfig or :class:`TrainParams`; the feature set
+    defaults to XY, or to whatever inputs exist (Y only when there are no text views)."""
+    params = cfg if isinstance(cfg, TrainParams) else TrainParams.from_config(cfg)
+    fs = feature_set or default_feature_set(infer_feature_spec(train, feature_names))
+    names = None if feature_names is None else tuple(feature_names)
+    return TwoStageModel(params, fs, names, with_linear).fit(train, valid)

@@ -1,0 +1,49 @@
+"""Training parameters of stage 2, read from the PowerTier config without importing it
+(``ranking`` stays free of the pipeline layer)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_TIERS = ("bronze", "silver", "gold", "platinum")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    """Everything stage 2 needs to know to fit; JSON-able via :meth:`to_dict`."""
+
+    tiers: tuple[str, ...] = DEFAULT_TIERS
+    horizon_days: int = 90
+    seed: int = 42
+    projection: str = "pca"
+    projection_dims: int = 16
+    trials: int = 4
+    num_boost_round: int = 400
+    early_stopping_rounds: int = 30
+    num_threads: int = 2
+    split: str = "time"
+    test_fraction: float = 0.2
+
+    @classmethod
+    def from_config(cls, cfg: Any, **overrides: Any) -> "TrainParams":
+        """Build from a ``PowerTierConfig`` (duck-typed: ``cfg.train.*``, ``cfg.tiers``, ...)."""
+        train = cfg.train
+        values = dict(
+            tiers=tuple(cfg.tiers), horizon_days=int(cfg.horizon_days), seed=int(cfg.seed),
+            projection=train.projection, projection_dims=int(train.projection_dims), trials=int(train.trials),
+            num_boost_round=int(train.num_boost_round), early_stopping_rounds=int(train.early_stopping_rounds),
+            num_threads=int(getattr(train, "num_threads", 2)), split=train.split,
+            test_fraction=float(train.test_fraction),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["tiers"] = list(self.tiers)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainParams":
+        return cls(**{**d, "tiers": tuple(d["tiers"])})

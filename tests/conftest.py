@@ -1,0 +1,18 @@
+"""Shared fixtures: an isolated workspace per test module, no network."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A fresh workspace: POWERTIER_DATA_DIR points at it for the duration of the test."""
+    path = tmp_path / "ws"
+    monkeypatch.setenv("POWERTIER_DATA_DIR", str(path))
+    return path
