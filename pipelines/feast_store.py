@@ -7,6 +7,7 @@ Every stage reaches Feast only through these functions (and ``feast`` CLI users 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
@@ -113,6 +114,7 @@ def _arrow_types() -> dict:
 def apply(store: "FeatureStore", cfg: PowerTierConfig) -> list[str]:
     """Register every PowerTier definition for this workspace (``feast apply``); returns view names."""
     ensure_tables(cfg)
+    write_repo_yaml(cfg)
     defs = definitions(cfg)
     store.apply(defs.all())
     return list(defs.views)
@@ -176,3 +178,20 @@ def online_features(store: "FeatureStore", user_ids: list[str], service: str,
 def service_features(store: "FeatureStore", service: str) -> list[str]:
     """Plain feature names served by ``service``, in service order."""
     return [f.name for proj in _service(store, service).feature_view_projections for f in proj.features]
+
+
+def write_repo_yaml(cfg: PowerTierConfig) -> Path:
+    """Write ``<data_dir>/feast/feature_store.yaml`` equal to :func:`repo_config`, so the Feast CLI
+    (``feast -c <data_dir>/feast serve|ui``) works on this workspace. Holds no secrets: a Redis
+    password stays in the environment (``${POWERTIER_REDIS_CONN}`` is expanded by Feast)."""
+    import yaml
+
+    ws = Workspace(cfg.data_dir)
+    online = ({"type": "redis", "connection_string": "${POWERTIER_REDIS_CONN}"} if cfg.online_store == "redis"
+              else {"type": "sqlite", "path": str(ws.feast / "online.db")})
+    doc = {"project": PROJECT, "provider": "local", "registry": str(ws.feast / "registry.db"),
+           "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3}
+    path = ws.feast / "feature_store.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
