@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,8 +11,9 @@ from rich.console import Console
 
 from pipelines.config import PowerTierConfig, load_config
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Wide enough for the metric tables when output is piped (rich assumes 80 columns then).
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
 
 ConfigOpt = Annotated[
     Path | None,
