@@ -7,13 +7,12 @@ the commands, so ``powertier --help`` stays fast and importing this module does 
 from __future__ import annotations
 
 import json
-import sys
 
 import typer
 
 from pipelines import stage_backtest, stage_embed, stage_features, stage_generate, stage_ingest
 from pipelines import stage_pipeline, stage_serve, stage_train
-from pipelines.cli_common import ConfigOpt, UserError, console, err_console, get_config
+from pipelines.cli_common import ConfigOpt, console, get_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="PowerTier: membership tier and purchasing power from text embeddings + transactions.")
@@ -41,9 +40,5 @@ app.command("serve")(stage_serve.serve)
 
 
 def main() -> None:
-    """Console-script entry point: user mistakes become one red line and exit code 2."""
-    try:
-        app()
-    except UserError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
-        sys.exit(2)
+    """Console-script entry point (user mistakes: see ``UserError``)."""
+    app()

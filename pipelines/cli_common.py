@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import ClickException  # the click that Typer >= 0.25 vendors
 from rich.console import Console
 
 from pipelines.config import PowerTierConfig, load_config
@@ -21,8 +22,14 @@ ConfigOpt = Annotated[
 ]
 
 
-class UserError(Exception):
-    """A mistake in the user's input or invocation: reported as one clear line, exit code 2."""
+class UserError(ClickException):
+    """A mistake in the user's input or invocation: reported as one clear line, exit code 2
+    (Typer handles it in every command, so no traceback reaches the user)."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}")
 
 
 def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:
