@@ -33,6 +33,14 @@ def model_feature_names(store: "FeatureStore") -> list[str]:
     return pp
 
 
+def drop_empty_views(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
+    """Drop text views with no vector in any training row (no reviews/searches table, or none
+    usable): the model then trains on what exists. Returns (features kept, views dropped)."""
+    empty = [f[: -len("_embedding")] for f in features if f.endswith("_embedding") and frame[f].isna().all()]
+    gone = {f"{v}_embedding" for v in empty} | {f"{v}_count" for v in empty}
+    return [f for f in features if f not in gone], empty
+
+
 def default_cutoffs(cfg: PowerTierConfig, as_of: pd.Timestamp) -> list[pd.Timestamp]:
     """``train.n_cutoffs`` cutoffs every ``train.every_days``, the last one horizon before ``as_of``
     (so every label window has closed by ``as_of``)."""

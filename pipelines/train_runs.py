@@ -17,7 +17,7 @@ from pipelines.config import PowerTierConfig
 from pipelines.curated import load_curated
 from pipelines.feature_flow import parse_cutoffs
 from pipelines.store import read_json, read_parquet
-from pipelines.train_data import SERVICE, data_as_of, default_cutoffs, scoring_frame, training_frame
+from pipelines.train_data import SERVICE, data_as_of, drop_empty_views, default_cutoffs, scoring_frame, training_frame
 from pipelines.workspace import Workspace
 from ranking.labels import as_utc
 
@@ -70,6 +70,9 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         raise UserError(str(exc)) from exc
     if frame.empty:
         raise UserError("no training examples: no user had signed up by the first cutoff")
+    features, empty_views = drop_empty_views(frame, features)
+    for view in empty_views:
+        log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
     run_dir = new_run_dir(ws, cfg.seed)
     ws.runs.mkdir(parents=True, exist_ok=True)
     summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
