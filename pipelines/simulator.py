@@ -56,7 +56,8 @@ def draw_orders(rng: np.random.Generator, pop: Population, cal: Calendar, p: Sim
                          "discount": discount, "status": status, "category": cat})
 
 
-def _statuses(rng: np.random.Generator, cat: np.ndarray, satisfaction: np.ndarray, p: SimParams) -> np.ndarray:
+def _statuses(rng: np.random.Generator, cat: np.ndarray, satisfaction: np.ndarray,
+              p: SimParams) -> np.ndarray:
     """0 completed, 1 returned (more for fashion, for unhappy users), 2 cancelled."""
     tilt = np.array([c[3] for c in V.CATEGORIES])[cat] * np.exp(-0.4 * satisfaction)
     p_return = p.return_rate * tilt / tilt.mean() if len(tilt) else tilt
@@ -73,7 +74,8 @@ def draw_reviews(rng: np.random.Generator, pop: Population, orders: pd.DataFrame
     pick = (orders["status"] != 2).to_numpy() & (rng.random(len(u)) < p_review) & (t < days)
     u, returned, t, cat = u[pick], returned[pick], t[pick], orders["category"].to_numpy()[pick]
     n = len(u)
-    rating = np.clip(np.round(3.9 + 0.7 * pop.satisfaction[u] + 0.9 * rng.standard_normal(n) - 1.6 * returned), 1, 5)
+    mood = 3.9 + 0.7 * pop.satisfaction[u] + 0.9 * rng.standard_normal(n) - 1.6 * returned
+    rating = np.clip(np.round(mood), 1, 5)
     text, lang = review_texts(rng, bank, pop.affluence[u], pop.momentum[u], pop.zh[u], cat, rating, p)
     text = _with_pii(rng, text, lang, p.pii_review_rate)
     spam = rng.random(n) < p.spam_review_rate
@@ -168,6 +170,14 @@ def simulate_with_latent(n_users: int, days: int, seed: int, start: str | date |
     reviews = draw_reviews(rngs[2], pop, orders, build_review_bank(seed), days, p)
     searches = draw_searches(rngs[3], pop, cal, build_query_bank(rngs[4], p, seed), p)
     user_ids = _ids("u", n_users)
+    tables = _assemble(pop, orders, reviews, searches, user_ids, start_us, days, list(tiers), p)
+    return tables, _latent_frame(pop, user_ids, start_us)
+
+
+def _assemble(pop: Population, orders: pd.DataFrame, reviews: pd.DataFrame, searches: pd.DataFrame,
+              user_ids: np.ndarray, start_us: int, days: int, tiers: list[str],
+              p: SimParams) -> dict[str, pd.DataFrame]:
+    """The five raw tables from the internal (user index, day) event frames."""
     tables = {
         "users": pd.DataFrame({"user_id": user_ids, "signup_ts": _timestamps(start_us, pop.signup),
                                "region": pop.region, "signup_channel": pop.channel}),
@@ -178,10 +188,13 @@ def simulate_with_latent(n_users: int, days: int, seed: int, start: str | date |
         "reviews": _events_frame(reviews, "review_id", "r", user_ids, start_us, {
             "text": reviews["text"], "rating": reviews["rating"],
             "category": np.array(CATEGORY_NAMES, dtype=object)[reviews["category"]]}),
-        "searches": _events_frame(searches, "search_id", "s", user_ids, start_us, {"query": searches["query"]}),
-        "tiers": _tiers_frame(orders, pop, start_us, days, list(tiers), user_ids, p),
+        "searches": _events_frame(searches, "search_id", "s", user_ids, start_us,
+                                  {"query": searches["query"]}),
+        "tiers": _tiers_frame(orders, pop, start_us, days, tiers, user_ids, p),
     }
-    return tables, _latent_frame(pop, user_ids, start_us)
+    # pandas' string dtype keeps the Parquet column type 'string' even for an empty table
+    return {name: df.astype({c: "string" for c in df.columns if df[c].dtype == object})
+            for name, df in tables.items()}
 
 
 def _tiers_frame(orders: pd.DataFrame, pop: Population, start_us: int, days: int, names: list[str],

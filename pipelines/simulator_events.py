@@ -102,7 +102,7 @@ def draw_population(rng: np.random.Generator, n: int, days: int, p: SimParams) -
     pref_cdf = np.cumsum(prefs / prefs.sum(axis=1, keepdims=True), axis=1)
     hazard = p.churn_per_year / 365.0 * np.exp(-p.churn_engagement * e - p.churn_satisfaction * sat)
     churn = _churn(rng, signup, hazard, p)
-    channel = np.array(V.CHANNELS, dtype=object)[rng.choice(len(V.CHANNELS), size=n, p=[0.45, 0.3, 0.15, 0.1])]
+    channel = np.array(V.CHANNELS, dtype=object)[rng.choice(len(V.CHANNELS), size=n, p=V.CHANNEL_SHARES)]
     return Population(signup, np.minimum(churn, days), churn, a, e, m, s, sat, zh,
                       np.array([r[0] for r in V.REGIONS], dtype=object)[reg], channel, pref_cdf)
 
@@ -115,7 +115,8 @@ def pick_category(rng: np.random.Generator, pop: Population, user: np.ndarray) -
 
 def thinned_events(rng: np.random.Generator, cal: Calendar, t0: np.ndarray, t1: np.ndarray,
                    rate: np.ndarray, trend_max: np.ndarray | None = None,
-                   trend: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   trend: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Events of every user on ``[t0, t1)`` with base daily ``rate`` x calendar x optional trend.
 
     Returns (user index, day) sorted by user then time.
@@ -128,7 +129,7 @@ def thinned_events(rng: np.random.Generator, cal: Calendar, t0: np.ndarray, t1: 
     day = np.minimum(t.astype(np.int64), len(cal.day_factor) - 1)
     hour = np.minimum(((t - np.floor(t)) * 24).astype(np.int64), 23)
     keep = cal.day_factor[day] / cal.day_factor.max() * cal.hourly[hour] / cal.hourly.max()
-    if trend is not None:
+    if trend is not None and trend_max is not None:
         keep = keep * trend(user, t) / trend_max[user]
     accepted = rng.random(len(user)) < keep
     user, t = user[accepted], t[accepted]

@@ -88,7 +88,7 @@ def pii_sentences(rng: np.random.Generator, templates: tuple[str, ...], n: int) 
     for t, tpl in enumerate(templates):
         rows = np.flatnonzero(choice == t)
         parts = list(string.Formatter().parse(tpl))
-        prefix, field = parts[0][0], parts[0][1]
+        prefix, field = parts[0][0], str(parts[0][1])
         suffix = "".join(p[0] for p in parts[1:])
         out[rows] = prefix + makers[field](rng, len(rows)) + suffix
     return out

@@ -32,7 +32,7 @@ class SimParams:
     pref_affluence_tilt: float = 0.5  # category interest x exp(tilt_c * this * affluence)
 
     # --- orders ---------------------------------------------------------------------------
-    orders_per_year: float = 3.2  # base order rate of an average user
+    orders_per_year: float = 4.2  # base order rate of an average user
     order_engagement: float = 0.9  # order rate x exp(this * engagement)
     order_affluence: float = 0.25  # order rate x exp(this * affluence)
     momentum_effect: float = 0.45  # order rate x exp(this * momentum * min(age_years, momentum_cap))
@@ -50,12 +50,12 @@ class SimParams:
     text_signal: float = 0.35  # P(a text unit is driven by the latent state), fixed a priori
     taste_slope: float = 1.5  # P(premium wording | driven) = sigmoid(this * affluence)
     momentum_share: float = 0.25  # share of driven units that speak about momentum instead
-    review_logit: float = -0.35  # P(review | order) = sigmoid(this + 0.6 * engagement)
+    review_logit: float = 0.0  # P(review | order) = sigmoid(this + 0.6 * engagement)
     review_delay_days: float = 4.0  # mean delay order -> review (exponential, + 0.2 day)
-    searches_per_year: float = 10.0  # search rate of an average user
+    searches_per_year: float = 8.0  # search rate of an average user
     search_engagement: float = 0.6  # search rate x exp(this * engagement)
     onboarding_searches: float = 2.5  # Poisson mean of extra searches in a user's first week
-    zipf_exponent: float = 1.1  # query popularity within (language, category) ~ rank^-this
+    zipf_exponent: float = 1.3  # query popularity within (language, category) ~ rank^-this
     zh_review_share: float = 0.85  # P(a Chinese-speaking user writes a review in Chinese)
     zh_search_share: float = 0.6
     typo_rate: float = 0.06  # P(a sentence / query carries a typo)
@@ -66,7 +66,7 @@ class SimParams:
     rating_missing_rate: float = 0.03
 
     # --- tiers --------------------------------------------------------------------------
-    tier_low_threshold: float = 350.0  # trailing-365d net spend for the 2nd-lowest tier
-    tier_high_threshold: float = 3000.0  # ... for the top tier (geometric in between)
-    tier_top_min_orders: int = 6  # completed orders needed for the top tier (linear below)
+    tier_low_threshold: float = 25.0  # trailing-365d net spend for the 2nd-lowest tier
+    tier_high_threshold: float = 800.0  # ... for the top tier (geometric in between)
+    tier_top_min_orders: int = 6  # completed orders for the top tier (1 for the 2nd, linear between)
     tier_retain_frac: float = 0.8  # keep the current tier while spend >= this x its threshold

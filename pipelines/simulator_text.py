@@ -24,20 +24,25 @@ CATEGORY_NAMES = tuple(c[0] for c in V.CATEGORIES)
 DRIVEN_KINDS = ("premium", "budget", "up", "down")
 QUERY_KINDS = ("any", *DRIVEN_KINDS)
 REVIEW_KINDS = (*DRIVEN_KINDS, "pos", "neu", "neg")
+N_REVIEW_PRODUCTS = max(len(v) for v in V.PRODUCTS_EN.values())
 
 
 @dataclass(frozen=True)
 class TextBank:
-    """Strings in pools (lang, category, kind); pool ``p`` owns the cdf range ``(p, p + 1]``."""
+    """Strings in pools (lang, category, product slot, kind); pool ``p`` owns the cdf range
+    ``(p, p + 1]``. Queries have one product slot; reviews one per product, so that all
+    sentences of a review talk about the same product."""
 
     text: np.ndarray
     typo: np.ndarray
     cdf: np.ndarray
     kinds: tuple[str, ...]
+    n_products: int
 
-    def pool(self, lang: np.ndarray, category: np.ndarray, kind: np.ndarray) -> np.ndarray:
-        """Pool ids of per-event (language code, category code, kind code) arrays."""
-        return (lang * len(CATEGORY_NAMES) + category) * len(self.kinds) + kind
+    def pool(self, lang: np.ndarray, category: np.ndarray, kind: np.ndarray, product: np.ndarray | int = 0
+             ) -> np.ndarray:
+        """Pool ids of per-event (language, category, kind, product slot) codes."""
+        return ((lang * len(CATEGORY_NAMES) + category) * self.n_products + product) * len(self.kinds) + kind
 
     def sample(self, rng: np.random.Generator, pool: np.ndarray, typo_rate: float) -> np.ndarray:
         """One string per event from its pool; a ``typo_rate`` share gets the typo variant."""
@@ -61,7 +66,8 @@ def _zipf_weights(rng: np.random.Generator, n: int, n_head: int, exponent: float
     return ranks.astype(float) ** -exponent
 
 
-def _assemble(pools: list[tuple[list[str], np.ndarray]], kinds: tuple[str, ...], seed: int) -> TextBank:
+def _assemble(pools: list[tuple[list[str], np.ndarray]], kinds: tuple[str, ...], n_products: int,
+              seed: int) -> TextBank:
     """Concatenate pools into one searchable bank with a shifted cumulative distribution."""
     texts, cdfs = [], []
     for pid, (strings, weights) in enumerate(pools):
@@ -69,11 +75,13 @@ def _assemble(pools: list[tuple[list[str], np.ndarray]], kinds: tuple[str, ...],
         cum[-1] = 1.0
         texts.extend(strings)
         cdfs.append(pid + cum)
-    typos = [typo_variant(t, seed) for t in texts]
-    return TextBank(np.array(texts, dtype=object), np.array(typos, dtype=object), np.concatenate(cdfs), kinds)
+    typo = {t: typo_variant(t, seed) for t in dict.fromkeys(texts)}
+    return TextBank(np.array(texts, dtype=object), np.array([typo[t] for t in texts], dtype=object),
+                    np.concatenate(cdfs), kinds, n_products)
 
 
-def _query_pools(lang: str, cat: str, rng: np.random.Generator, p: SimParams) -> list[tuple[list[str], np.ndarray]]:
+def _query_pools(lang: str, cat: str, rng: np.random.Generator,
+                 p: SimParams) -> list[tuple[list[str], np.ndarray]]:
     """The 'any' pool (all queries, Zipf) and one pool per driven kind, same popularity."""
     tpl = V.QUERY_TEMPLATES_EN if lang == "en" else V.QUERY_TEMPLATES_ZH
     prods = V.PRODUCTS_EN[cat] if lang == "en" else V.PRODUCTS_ZH[cat]
@@ -92,21 +100,22 @@ def _query_pools(lang: str, cat: str, rng: np.random.Generator, p: SimParams) ->
 def build_query_bank(rng: np.random.Generator, p: SimParams, seed: int) -> TextBank:
     """The generated query vocabulary of both languages, with seeded popularity ranks."""
     pools = [pool for lang in LANGS for cat in CATEGORY_NAMES for pool in _query_pools(lang, cat, rng, p)]
-    return _assemble(pools, QUERY_KINDS, seed)
+    return _assemble(pools, QUERY_KINDS, 1, seed)
 
 
 def build_review_bank(seed: int) -> TextBank:
-    """Review sentences per (language, category, kind), uniform within a pool."""
+    """Review sentences per (language, category, product, kind), uniform within a pool."""
     pools = []
     for lang in LANGS:
         tpl = V.REVIEW_TEMPLATES_EN if lang == "en" else V.REVIEW_TEMPLATES_ZH
         for cat in CATEGORY_NAMES:
             prods = V.PRODUCTS_EN[cat] if lang == "en" else V.PRODUCTS_ZH[cat]
             brands = {"premium": V.PREMIUM_BRANDS[cat], "budget": V.BUDGET_BRANDS[cat]}
-            for kind in REVIEW_KINDS:
-                strings = _fill(tpl[kind], prods, brands.get(kind, ("",)))
-                pools.append((strings, np.ones(len(strings))))
-    return _assemble(pools, REVIEW_KINDS, seed)
+            for slot in range(N_REVIEW_PRODUCTS):
+                for kind in REVIEW_KINDS:
+                    strings = _fill(tpl[kind], (prods[slot % len(prods)],), brands.get(kind, ("",)))
+                    pools.append((strings, np.ones(len(strings))))
+    return _assemble(pools, REVIEW_KINDS, N_REVIEW_PRODUCTS, seed)
 
 
 def driven_kind(rng: np.random.Generator, affluence: np.ndarray, momentum: np.ndarray,
@@ -138,12 +147,16 @@ def review_texts(rng: np.random.Generator, bank: TextBank, affluence: np.ndarray
     lang = (zh_user & (rng.random(n) < p.zh_review_share)).astype(int)
     n_slots = rng.choice([1, 2, 3], size=n, p=[0.3, 0.45, 0.25])
     sentiment = np.select([rating >= 4, rating == 3], [4, 5], default=6)
+    product = rng.integers(N_REVIEW_PRODUCTS, size=n)
     sep = np.where(lang == 1, "，", " ")
     text = np.full(n, "", dtype=object)
+    written: list[np.ndarray] = []
     for slot in range(3):
         driven, kind = driven_kind(rng, affluence, momentum, p)
-        pieces = bank.sample(rng, bank.pool(lang, category, np.where(driven, kind, sentiment)), p.typo_rate)
-        use = n_slots > slot
+        pool = bank.pool(lang, category, np.where(driven, kind, sentiment), product)
+        pieces = bank.sample(rng, pool, p.typo_rate)
+        use = (n_slots > slot) & np.all([pieces != w for w in written] or [True], axis=0)
+        written.append(pieces)
         text = np.where(use & (slot > 0), text + sep, text)
         text = np.where(use, text + pieces, text)
     text = np.where(lang == 1, text + "。", text)

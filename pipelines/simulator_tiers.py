@@ -10,8 +10,6 @@ assessed on completed orders in the trailing 365 days ``(t - 365d, t]``:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -19,7 +17,10 @@ from pipelines.simulator_params import SimParams
 
 
 def tier_rule(n_tiers: int, p: SimParams) -> tuple[np.ndarray, np.ndarray]:
-    """Spend thresholds (geometric from low to high) and minimum completed orders per tier."""
+    """Spend thresholds (geometric from low to high) and minimum completed orders per tier.
+
+    Tier 0 needs nothing; tier 1 one order, the top tier ``tier_top_min_orders``, linear between.
+    """
     if n_tiers < 2:
         raise ValueError("need at least two tiers")
     if n_tiers == 2:
@@ -27,7 +28,11 @@ def tier_rule(n_tiers: int, p: SimParams) -> tuple[np.ndarray, np.ndarray]:
     else:
         steps = np.arange(n_tiers - 1) / (n_tiers - 2)
         upper = p.tier_low_threshold * (p.tier_high_threshold / p.tier_low_threshold) ** steps
-    orders = [math.ceil(p.tier_top_min_orders * k / (n_tiers - 1)) for k in range(1, n_tiers)]
+    top = p.tier_top_min_orders
+    if n_tiers == 2:
+        orders = [1]
+    else:
+        orders = [max(1, round(top * (k - 1) / (n_tiers - 2))) for k in range(1, n_tiers)]
     return np.concatenate([[0.0], upper]), np.array([0, *orders])
 
 

@@ -30,7 +30,8 @@ PRODUCTS_EN: dict[str, tuple[str, ...]] = {
     "books": ("novel", "cookbook", "notebook", "comic book", "textbook", "kindle book"),
     "toys": ("lego set", "board game", "plush toy", "puzzle", "rc car", "doll house"),
     "jewelry": ("necklace", "gold ring", "watch", "earrings", "bracelet", "diamond pendant"),
-    "health": ("vitamins", "protein powder", "massage gun", "fish oil", "blood pressure monitor", "face masks"),
+    "health": ("vitamins", "protein powder", "massage gun", "fish oil", "blood pressure monitor",
+               "face masks"),
 }
 
 PRODUCTS_ZH: dict[str, tuple[str, ...]] = {
@@ -175,3 +176,4 @@ REGIONS: tuple[tuple[str, float, float, float], ...] = (
     ("SEA", 0.15, -0.25, 0.15), ("LATAM", 0.12, -0.30, 0.01), ("MEA", 0.08, 0.0, 0.01),
 )
 CHANNELS = ("organic", "ads", "referral", "social")
+CHANNEL_SHARES = (0.45, 0.3, 0.15, 0.1)
