@@ -76,11 +76,11 @@ def run_ingest(cfg: PowerTierConfig, raw_dir: Path) -> dict[str, Any]:
     from pipelines.store import write_json, write_parquet
 
     raw_dir = Path(raw_dir).expanduser().resolve()
-    tables = read_raw_dir(raw_dir)
+    ws = Workspace(cfg.data_dir)
+    tables = with_event_log(read_raw_dir(raw_dir), ws.events)
     as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else None
     rules = IngestRules(tuple(cfg.tiers), cfg.ingest.max_text_chars, as_of)
     results = ingest_tables({t: rt.frame for t, rt in tables.items()}, rules)
-    ws = Workspace(cfg.data_dir)
     for t in TABLES:
         if t in results:
             write_parquet(results[t].accepted, ws.curated_table(t))
@@ -91,6 +91,32 @@ def run_ingest(cfg: PowerTierConfig, raw_dir: Path) -> dict[str, Any]:
     manifest = build_manifest(raw_dir, rules, tables, results)
     write_json(manifest, ws.curated / "manifest.json")
     return manifest
+
+
+def with_event_log(tables: dict[str, Any], events_dir: Path) -> dict[str, Any]:
+    """Append the serving event log (``<data dir>/events/<table>.parquet``, raw-contract rows sent to
+    ``/v1/events/*``) to the raw tables, so the next batch run includes fresh online events. They go
+    through exactly the same validation; their ``source_row`` numbers continue after the raw file's."""
+    from dataclasses import replace
+
+    import pandas as pd
+
+    from pipelines.raw_io import read_raw_table
+
+    if not events_dir.is_dir():
+        return tables
+    out = dict(tables)
+    for t in TABLES:
+        logged = read_raw_table(events_dir, t)
+        if logged is None or logged.frame.empty:
+            continue
+        base = out.get(t)
+        offset = int(base.frame["source_row"].max()) if base is not None and len(base.frame) else 0
+        frame = logged.frame.assign(source_row=logged.frame["source_row"] + offset)
+        out[t] = replace(logged, frame=frame) if base is None else replace(
+            base, frame=pd.concat([base.frame, frame], ignore_index=True),
+            sha256=f"{base.sha256}+events:{logged.sha256}")
+    return out
 
 
 def _table_entry(table: str, raw_table: Any, result: Any) -> dict[str, Any]:
