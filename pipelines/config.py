@@ -41,9 +41,14 @@ class FeatureConfig(BaseModel):
 class EncoderConfig(BaseModel):
     model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or local path.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32.")
     batch_size: int = Field(16, gt=0)
     min_chars: int = Field(3, ge=0, description="Cleaned texts shorter than this are dropped.")
     spam_min_users: int = Field(5, ge=2, description="Same long text posted by this many users = spam.")
+    spam_min_chars: int = Field(100, ge=1, description="'Long' for the spam_min_users rule, in characters.")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice; "
+                                    "1 is much faster on an oversubscribed machine).")
 
 
 class TrainConfig(BaseModel):
@@ -56,6 +61,7 @@ class TrainConfig(BaseModel):
     projection_dims: int = Field(16, gt=0, description="Dimensions kept per text view.")
     num_boost_round: int = Field(400, gt=0)
     early_stopping_rounds: int = Field(30, gt=0)
+    num_threads: int = Field(1, gt=0, description="LightGBM threads; fixed so that training is reproducible.")
 
 
 class BacktestConfig(BaseModel):

@@ -12,6 +12,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from ranking.params import TrainParams
 from ranking.tuning import tune
 
+# Bounded depth keeps TreeSHAP explanations cheap (cost grows with depth squared) and regularises.
+MAX_DEPTH = 8
 PP_OBJECTIVES: dict[str, dict[str, Any]] = {
     "tweedie": {"objective": "tweedie", "tweedie_variance_power": 1.5, "metric": "tweedie"},
     "log1p_l2": {"objective": "regression", "metric": "l2"},
@@ -21,7 +23,7 @@ PP_OBJECTIVES: dict[str, dict[str, Any]] = {
 def base_params(p: TrainParams) -> dict[str, Any]:
     """Parameters shared by every booster: fixed seed and threads, deterministic histograms."""
     return {"seed": p.seed, "deterministic": True, "force_row_wise": True, "num_threads": p.num_threads,
-            "verbose": -1}
+            "verbose": -1, "max_depth": MAX_DEPTH}
 
 
 def make_dataset(Z: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from scipy.stats import spearmanr
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, mean_absolute_error,
                              mean_squared_error, r2_score, recall_score, roc_auc_score)
 
@@ -89,5 +91,6 @@ def tier_metrics(y: np.ndarray, proba: np.ndarray, names: list[str] | tuple[str,
 
 def _qwk(y: np.ndarray, pred: np.ndarray, labels: list[int]) -> float | None:
     """Quadratic weighted kappa (None when undefined, e.g. a single class everywhere)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # undefined is reported as None
         return _num(cohen_kappa_score(y, pred, labels=labels, weights="quadratic"))

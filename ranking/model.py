@@ -75,6 +75,11 @@ class TwoStageModel(BaseEstimator):
         self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid))
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
                        tier_labels(valid, len(p.tiers)))
+        if self.with_linear:
+            self.notes_.append("linear reference on the same Z: ridge on log1p purchasing power"
+                               + (", multinomial logistic tier" if self.linear_tier_ is not None else "")
+                               + f" (median imputation + missing indicators, standardised; at most "
+                               f"{self.linear_pp_.max_rows} seeded training rows)")
         return self
 
     def _describe_inputs(self) -> str:
@@ -88,7 +93,8 @@ class TwoStageModel(BaseEstimator):
             raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
         self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
             Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params)
-        self.linear_pp_ = LinearReference("regression").fit(Ztr[tr], ytr[tr]) if self.with_linear else None
+        self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
+            Ztr[tr], ytr[tr]) if self.with_linear else None
         self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_} selected on validation RMSE "
                            f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
 
@@ -103,7 +109,8 @@ class TwoStageModel(BaseEstimator):
         self.tier_booster_, self.tier_info_ = gbm.fit_tier(Ztr[tr], ytr_i, Zva[va], yva_i, self.feature_columns_,
                                                            n_classes, self.params)
         if self.with_linear:
-            self.linear_tier_ = LinearReference("classification", n_classes=n_classes).fit(Ztr[tr], ytr_i)
+            self.linear_tier_ = LinearReference("classification", n_classes=n_classes, seed=self.params.seed).fit(
+                Ztr[tr], ytr_i)
         self.notes_.append(f"tier: LightGBM multiclass, balanced class weights (rows train={int(tr.sum())}, "
                            f"valid={int(va.sum())})")
 

@@ -21,7 +21,7 @@ class TrainParams:
     trials: int = 4
     num_boost_round: int = 400
     early_stopping_rounds: int = 30
-    num_threads: int = 2
+    num_threads: int = 1
     split: str = "time"
     test_fraction: float = 0.2
 
@@ -33,7 +33,7 @@ class TrainParams:
             tiers=tuple(cfg.tiers), horizon_days=int(cfg.horizon_days), seed=int(cfg.seed),
             projection=train.projection, projection_dims=int(train.projection_dims), trials=int(train.trials),
             num_boost_round=int(train.num_boost_round), early_stopping_rounds=int(train.early_stopping_rounds),
-            num_threads=int(getattr(train, "num_threads", 2)), split=train.split,
+            num_threads=int(getattr(train, "num_threads", 1)), split=train.split,
             test_fraction=float(train.test_fraction),
         )
         values.update(overrides)

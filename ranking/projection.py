@@ -43,7 +43,7 @@ class TextProjector(BaseEstimator, TransformerMixin):
     """Per text view: PCA to ``dims`` components (``method="pca"``) or the raw vector (``"none"``)."""
 
     def __init__(self, views: tuple[str, ...] = (), method: str = "pca", dims: int = 16, seed: int = 0,
-                 max_fit_rows: int = 200_000):
+                 max_fit_rows: int = 100_000):
         self.views = views
         self.method = method
         self.dims = dims
@@ -105,7 +105,8 @@ class TextProjector(BaseEstimator, TransformerMixin):
             sub[idx] = True
             mat = stack_vectors(col, sub).astype(np.float64)
             if mat.shape[1] != comp.shape[1]:
-                raise ValueError(f"{view}: vectors have dimension {mat.shape[1]}, the projection expects {comp.shape[1]}")
+                raise ValueError(f"{view}: vectors have dimension {mat.shape[1]}, "
+                                 f"the projection expects {comp.shape[1]}")
             proj = (mat - mean) @ comp.T
             norms = np.linalg.norm(proj, axis=1, keepdims=True)
             out[idx] = proj / np.where(norms > 0, norms, 1.0)

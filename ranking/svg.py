@@ -10,9 +10,9 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 150, 30, 50
 
 
 def _frame(title: str, body: list[str], height: int = H) -> str:
-    head = f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" ' \
-           f'font-family="sans-serif" font-size="11"><text x="{W / 2}" y="16" text-anchor="middle" ' \
-           f'font-size="13" font-weight="bold">{escape(title)}</text>'
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{height}" viewBox="0 0 {W} {height}" '
+            f'font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="#fff"/>'
+            f'<text x="{W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">{escape(title)}</text>')
     return head + "".join(body) + "</svg>"
 
 
@@ -53,7 +53,8 @@ def bar_chart(title: str, categories: list[str], series: dict[str, list[float | 
     bar_w = group_w * 0.8 / max(len(series), 1)
     for ci, cat in enumerate(categories):
         x0 = LEFT + ci * group_w + group_w * 0.1
-        body.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{escape(cat)}</text>')
+        body.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">'
+                    f'{escape(cat)}</text>')
         for si, vs in enumerate(series.values()):
             v = vs[ci]
             if v is None:
@@ -86,15 +87,15 @@ def line_chart(title: str, series: dict[str, tuple[list[float], list[float]]], x
     xs = [x for xv, _ in series.values() for x in xv]
     ys = [y for _, yv in series.values() for y in yv]
     lo, hi = min([*ys, *(xs if diagonal else [])], default=0.0), max([*ys, *(xs if diagonal else [])], default=1.0)
-    x_lo, x_hi = min(xs, default=0.0), max(xs, default=1.0)
+    # With the diagonal (calibration), x and y share one range so that y = x is drawn at 45°.
+    x_lo, x_hi = (lo, hi) if diagonal else (min(xs, default=0.0), max(xs, default=1.0))
     body, to_py = _axis(lo, hi, y_label)
 
     def to_px(x: float) -> float:
         return LEFT + (W - LEFT - RIGHT) * (x - x_lo) / ((x_hi - x_lo) or 1.0)
 
     if diagonal:
-        a, b = max(lo, x_lo), min(hi, x_hi)
-        body.append(f'<line x1="{to_px(a):.1f}" y1="{to_py(a):.1f}" x2="{to_px(b):.1f}" y2="{to_py(b):.1f}" '
+        body.append(f'<line x1="{to_px(lo):.1f}" y1="{to_py(lo):.1f}" x2="{to_px(hi):.1f}" y2="{to_py(hi):.1f}" '
                     f'stroke="#999" stroke-dasharray="4 3"/>')
     for i, (name, (xv, yv)) in enumerate(series.items()):
         pts = " ".join(f"{to_px(x):.1f},{to_py(y):.1f}" for x, y in zip(xv, yv))
@@ -111,13 +112,14 @@ def heatmap(title: str, matrix: list[list[float]], rows: list[str], cols: list[s
     """A matrix of shaded cells with their values (confusion matrices)."""
     n_r, n_c = len(rows), len(cols)
     cell = min(60, (W - 160) / max(n_c, 1))
-    height = TOP + 30 + cell * n_r + 40
+    top = TOP + 34  # room for the column label and the column names
+    height = top + cell * n_r + 40
     hi = max([v for r in matrix for v in r] or [1]) or 1
     body = [f'<text x="{100 + cell * n_c / 2}" y="{TOP + 12}" text-anchor="middle">{escape(col_label)}</text>']
     for j, c in enumerate(cols):
-        body.append(f'<text x="{100 + cell * (j + 0.5):.1f}" y="{TOP + 26}" text-anchor="middle">{escape(c)}</text>')
+        body.append(f'<text x="{100 + cell * (j + 0.5):.1f}" y="{TOP + 30}" text-anchor="middle">{escape(c)}</text>')
     for i, r in enumerate(rows):
-        y = TOP + 30 + cell * i
+        y = top + cell * i
         body.append(f'<text x="94" y="{y + cell / 2 + 4:.1f}" text-anchor="end">{escape(r)}</text>')
         for j, v in enumerate(matrix[i]):
             shade = int(255 - 200 * v / hi)
@@ -125,6 +127,6 @@ def heatmap(title: str, matrix: list[list[float]], rows: list[str], cols: list[s
             body.append(f'<rect x="{100 + cell * j:.1f}" y="{y:.1f}" width="{cell:.1f}" height="{cell:.1f}" '
                         f'fill="rgb({shade},{shade},255)" stroke="#fff"/><text x="{100 + cell * (j + 0.5):.1f}" '
                         f'y="{y + cell / 2 + 4:.1f}" text-anchor="middle" fill="{colour}">{v:g}</text>')
-    body.append(f'<text x="12" y="{TOP + 30 + cell * n_r / 2:.1f}" transform="rotate(-90 12 '
-                f'{TOP + 30 + cell * n_r / 2:.1f})" text-anchor="middle">{escape(row_label)}</text>')
+    body.append(f'<text x="12" y="{top + cell * n_r / 2:.1f}" transform="rotate(-90 12 '
+                f'{top + cell * n_r / 2:.1f})" text-anchor="middle">{escape(row_label)}</text>')
     return _frame(title, body, int(height))

@@ -65,7 +65,8 @@ def synthetic_frame(n_users: int = 300, n_cutoffs: int = 6, dim: int = 16, seed:
     step = np.tile(np.arange(n_cutoffs), n_users)
     wealth = (rng.standard_normal(n_users)[user] + 0.3 * rng.standard_normal(n)).astype(np.float64)
     taste = rng.standard_normal(n_users)[user] + 0.2 * rng.standard_normal(n)
-    tenure = rng.uniform(0, 900, n_users)[user] + step * every_days
+    # Tenure at the last cutoff is uniform, so every cutoff has new users (tenure <= 90 days).
+    tenure = np.maximum(rng.uniform(0, 900, n_users)[user] + (step - n_cutoffs + 1) * every_days, 1.0)
     cutoff = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(step * every_days, unit="D")
     current = _tier_index(wealth + 0.5 * rng.standard_normal(n))
     frame = pd.DataFrame({"user_id": pd.array([f"u{u:07d}" for u in user], dtype="string"),

@@ -12,14 +12,14 @@ from typing import Any
 import lightgbm as lgb
 import optuna
 
-DEFAULTS: dict[str, Any] = {"learning_rate": 0.05, "num_leaves": 31, "min_data_in_leaf": 20,
+DEFAULTS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 20,
                             "feature_fraction": 0.9, "bagging_fraction": 1.0, "lambda_l2": 1e-3}
 
 
 def suggest(trial: optuna.Trial) -> dict[str, Any]:
     """The search space (contains :data:`DEFAULTS`)."""
     return {
-        "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.2, log=True),
+        "learning_rate": trial.suggest_float("learning_rate", 0.03, 0.3, log=True),
         "num_leaves": trial.suggest_int("num_leaves", 7, 127, log=True),
         "min_data_in_leaf": trial.suggest_int("min_data_in_leaf", 5, 200, log=True),
         "feature_fraction": trial.suggest_float("feature_fraction", 0.5, 1.0),

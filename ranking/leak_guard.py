@@ -1,0 +1,80 @@
+"""Leak guards of the backtest: hard failures, never warnings.
+
+Two ways the future can reach a model fitted "at cutoff c":
+
+* a training label whose window (c', c' + H] has not closed by c (``label_available_at > c``);
+* a feature value computed from a row newer than the entity row that asked for it. Every Feast
+  view carries its row time as a ``<view>_ts`` feature (epoch seconds), so a correct point-in-time
+  join always has ``<view>_ts <= event_timestamp``; a join that bypasses it (e.g. on user_id only)
+  does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FEATURE_TS_SUFFIX = "_ts"
+SHOWN_ROWS = 5
+
+
+class LeakageError(Exception):
+    """Future information reached a training or scoring row; the message names the rows."""
+
+
+def feature_ts_columns(columns: list[str] | pd.Index, suffix: str = FEATURE_TS_SUFFIX) -> list[str]:
+    """The per-row feature timestamp columns (``<view>_ts``) among ``columns``."""
+    return [c for c in columns if str(c).endswith(suffix)]
+
+
+def _epoch_seconds(values: pd.Series) -> np.ndarray:
+    """Timestamps as epoch seconds computed exactly as the feature tables compute ``<view>_ts``."""
+    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy() / 1e6
+
+
+def _fmt(value: object) -> str:
+    """Epoch seconds and timestamps both shown as ISO times."""
+    if isinstance(value, (int, float, np.number)):
+        try:
+            return pd.Timestamp(float(value), unit="s", tz="UTC").isoformat()
+        except (ValueError, OverflowError):  # not epoch seconds after all: show it as it is
+            return str(value)
+    return pd.Timestamp(value).isoformat() if value is not None and not pd.isna(value) else "null"
+
+
+def _describe(frame: pd.DataFrame, mask: np.ndarray, extra: str) -> str:
+    """'N rows, e.g. user@time (extra=value), ...' for the offending rows."""
+    bad = frame.loc[mask]
+    head = bad.head(SHOWN_ROWS)
+    shown = [f"{user}@{pd.Timestamp(ts).isoformat()} ({extra}={_fmt(value)})"
+             for user, ts, value in zip(head["user_id"], head["event_timestamp"], head[extra])]
+    more = f" and {len(bad) - SHOWN_ROWS} more" if len(bad) > SHOWN_ROWS else ""
+    return f"{len(bad)} rows: " + ", ".join(shown) + more
+
+
+def check_label_availability(frame: pd.DataFrame, cutoff: pd.Timestamp) -> None:
+    """Raise :class:`LeakageError` unless every row's label was known at ``cutoff``."""
+    if "label_available_at" not in frame.columns:
+        raise LeakageError("leak guard: training rows carry no label_available_at column; cannot prove "
+                           f"their labels were known at {pd.Timestamp(cutoff).isoformat()}")
+    available = pd.to_datetime(frame["label_available_at"], utc=True)
+    bad = (available.isna() | (available > pd.Timestamp(cutoff))).to_numpy()
+    if bad.any():
+        raise LeakageError(f"leak guard: training labels not yet available at cutoff "
+                           f"{pd.Timestamp(cutoff).isoformat()}: {_describe(frame, bad, 'label_available_at')}")
+
+
+def check_feature_timestamps(frame: pd.DataFrame, ts_columns: list[str] | None = None) -> None:
+    """Raise :class:`LeakageError` if any ``<view>_ts`` value is newer than its row's
+    ``event_timestamp`` (null = no feature row, which is fine)."""
+    columns = feature_ts_columns(frame.columns) if ts_columns is None else ts_columns
+    asked = _epoch_seconds(frame["event_timestamp"])
+    problems = []
+    for col in columns:
+        values = pd.to_numeric(frame[col], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isnan(values) & (values > asked)
+        if bad.any():
+            problems.append(f"{col} newer than event_timestamp in {_describe(frame, bad, col)}")
+    if problems:
+        raise LeakageError("leak guard: feature values from the future (a join that is not point-in-time?): "
+                           + "; ".join(problems))
