@@ -144,8 +144,11 @@ def metric_rows(cutoff: pd.Timestamp, scored: dict, feature_set: str) -> pd.Data
 def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds: dict) -> pd.DataFrame:
     """PSI of every model input (design column) and of the predictions, training rows vs scored rows.
 
-    The training side is a seeded sample of at most ``DRIFT_ROWS`` rows: decile shares are exact
+    The training side is the rows of the newest training cutoff (c - H): older cutoffs differ from
+    the scored population by construction (tenure, lifetime totals grow), which made every cutoff
+    look drifted. It is a seeded sample of at most ``DRIFT_ROWS`` rows: decile shares are exact
     to well under a percent at that size, and predicting on every training row dominated the cost."""
+    pool = pool[pool["event_timestamp"] == pool["event_timestamp"].max()]
     if len(pool) > DRIFT_ROWS:
         pool = pool.iloc[np.sort(np.random.default_rng(model.params.seed).choice(len(pool), DRIFT_ROWS, False))]
     Z_pool = model.design(pool)
