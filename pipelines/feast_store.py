@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ROW_ID = "__powertier_row"
 EPOCH = datetime(1970, 1, 2, tzinfo=timezone.utc)
+RETRIEVAL_CHUNK = 200_000
 
 # Every feature table carries the time of the row it came from as a feature named
 # ``<view>_ts`` (epoch seconds), so retrieval can prove no returned row is newer than its entity row.
@@ -157,7 +158,12 @@ def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service:
     rows["event_timestamp"] = to_utc_us(rows["event_timestamp"])
     rows[ROW_ID] = np.arange(len(rows))
     rows[REQUEST_TIME_FIELD] = rows["event_timestamp"].astype("int64") / 1e6
-    out = store.get_historical_features(entity_df=rows, features=_service(store, service)).to_df()
+    features = _service(store, service)
+    # Chunks bound peak memory: Feast's DuckDB join materialises every chunk in pandas (about
+    # 6 GiB for 0.5M entity rows in one call); each chunk is an independent point-in-time join.
+    parts = [store.get_historical_features(entity_df=rows.iloc[i:i + RETRIEVAL_CHUNK], features=features).to_df()
+             for i in range(0, max(len(rows), 1), RETRIEVAL_CHUNK)]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if len(out) != len(rows):
         raise RuntimeError(f"historical retrieval returned {len(out)} rows for {len(rows)} entity rows")
     out = out.sort_values(ROW_ID).reset_index(drop=True)

@@ -97,3 +97,13 @@ def test_labels_match_brute_force_and_use_only_future_events():
         pp, tier = labels_at(tables, row.user_id, row.event_timestamp, 90, TIERS)
         assert_close(row.purchasing_power, pp, f"purchasing_power {row.user_id}@{row.event_timestamp}")
         assert_close(row.tier_next, tier, f"tier_next {row.user_id}@{row.event_timestamp}")
+
+
+def test_chunked_retrieval_equals_one_shot(feast_ws, monkeypatch):
+    _, store, tables, _ = feast_ws
+    points = tricky_points(tables)
+    whole = feast_store.historical_features(store, points, "purchasing_power_v1")
+    monkeypatch.setattr(feast_store, "RETRIEVAL_CHUNK", 37)
+    chunked = feast_store.historical_features(store, points, "purchasing_power_v1")
+    pd.testing.assert_frame_equal(whole.drop(columns=["review_embedding", "search_embedding"]),
+                                  chunked.drop(columns=["review_embedding", "search_embedding"]))
