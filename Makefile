@@ -10,6 +10,10 @@ export TOKENIZERS_PARALLELISM := false
 DEMO_USERS ?= 3000
 DEMO_DAYS ?= 540
 DEMO_SEED ?= 7
+# Three monthly backtest cutoffs whose 90-day outcome windows close inside the simulated
+# 540 days starting 2025-01-01 (the simulator's default start).
+DEMO_BT_START ?= 2025-12-01
+DEMO_BT_END ?= 2026-01-30
 
 .PHONY: venv demo test clean
 
@@ -24,6 +28,7 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/powertier generate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out data/raw
 	$(VENV)/bin/powertier pipeline --raw data/raw
+	$(VENV)/bin/powertier backtest --start $(DEMO_BT_START) --end $(DEMO_BT_END) --every 30d
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

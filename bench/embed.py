@@ -1,0 +1,146 @@
+"""Benchmark of the embedding job against a naive baseline, in the same process and run.
+
+Corpus: ``powertier generate``'s simulator (reviews + searches, with its repetition, PII and
+spam), ingested with the real ingest stage. Per run, interleaved, median of ``--runs``:
+
+* baseline: ``SentenceTransformer.encode`` over every raw text, batch 32, fp32;
+* job: ``pipelines.stage_embed.run_embed`` from the curated tables with an empty cache
+  (cleaning, spam flags, dedup, length-sorted chunks, profiles and Parquet writes included).
+
+Both use an already-loaded model (the baseline an fp32 copy, the job ``load_encoder``'s choice
+of device and precision: bf16 on CPUs with native bf16); model loads and one-off imports are
+outside the timings. Fidelity: cosine between the job's cached vectors and fp32 reference
+vectors of the same cleaned texts (original case, batch 32).
+
+    .venv/bin/python bench/embed.py                    # 400 users x 365 days, 3 runs
+    .venv/bin/python bench/embed.py --threads 1        # both sides on one torch thread
+    .venv/bin/python bench/embed.py --users 1000 --runs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def build_corpus(root: Path, n_users: int, days: int, seed: int):
+    """Simulate, write raw Parquet, ingest; returns (config, raw texts in table order)."""
+    from pipelines.config import load_config
+    from pipelines.simulator import simulate
+    from pipelines.stage_ingest import run_ingest
+    from pipelines.store import write_parquet
+
+    tables = simulate(n_users, days, seed)
+    for name, df in tables.items():
+        write_parquet(df, root / "raw" / f"{name}.parquet")
+    cfg = load_config(data_dir=str(root / "ws"))
+    run_ingest(cfg, root / "raw")
+    texts = tables["reviews"]["text"].tolist() + tables["searches"]["query"].tolist()
+    return cfg, texts
+
+
+def time_baseline(model, texts: list[str]) -> float:
+    start = time.perf_counter()
+    model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+    return time.perf_counter() - start
+
+
+def time_job(cfg, model) -> tuple[float, dict]:
+    """One job run from an empty cache."""
+    from pipelines.stage_embed import run_embed
+    from pipelines.workspace import Workspace
+
+    shutil.rmtree(Workspace(cfg.data_dir).embeddings, ignore_errors=True)
+    start = time.perf_counter()
+    manifest = run_embed(cfg, model=model)
+    return time.perf_counter() - start, manifest
+
+
+def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
+    """Mean and min cosine of job vectors vs ``fp32`` batch-32 vectors of the same cleaned texts."""
+    import pandas as pd
+
+    from embeddings.encoder import canonical_texts, model_id, model_info, text_keys
+    from embeddings.prepare import prepare_texts
+    from pipelines.embed_cache import cache_dir, load_cache
+    from pipelines.stage_embed import SOURCES
+    from pipelines.workspace import Workspace
+
+    ws, name, info = Workspace(cfg.data_dir), model_id(cfg.encoder.model), model_info(model)
+    keys, vectors = load_cache(cache_dir(ws, name), info["dim"])
+    cos = []
+    for s in SOURCES:
+        df = pd.read_parquet(ws.curated_table(s.table))
+        out, _ = prepare_texts(df, s.text_col, min_chars=cfg.encoder.min_chars,
+                               spam_min_users=cfg.encoder.spam_min_users, spam_min_chars=cfg.encoder.spam_min_chars)
+        texts = list(dict.fromkeys(out.loc[out["reason"].isna(), "text"]))
+        job = vectors[keys.get_indexer(text_keys(name, s.kind, canonical_texts(texts, info["lowercase"])))]
+        ref = fp32.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        cos.append(np.sum(job * ref, axis=1))
+    all_cos = np.concatenate(cos)
+    return float(all_cos.mean()), float(all_cos.min()), len(all_cos)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=None, help="job batch size (default: config)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both (default: torch's)")
+    parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
+                        help="job precision (default: config, i.e. auto)")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    import pipelines.feast_store  # noqa: F401  one-off import (Feast) kept out of the job timings
+    from embeddings.encoder import load_encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg, texts = build_corpus(Path(tmp), args.users, args.days, args.seed)
+        if args.batch_size:
+            cfg.encoder.batch_size = args.batch_size
+        if args.precision:
+            cfg.encoder.precision = args.precision
+        model = load_encoder(cfg)  # the job's own choice of device and precision
+        fp32 = load_encoder(cfg.model_copy(update={"encoder": cfg.encoder.model_copy(update={"precision": "fp32"})}))
+        base, job, manifest = [], [], {}
+        for _ in range(args.runs):
+            base.append(time_baseline(fp32, texts))
+            seconds, manifest = time_job(cfg, model)
+            job.append(seconds)
+        mean_cos, min_cos, n_cmp = fidelity(cfg, model, fp32)
+    report(args, texts, base, job, manifest, (mean_cos, min_cos, n_cmp), torch.get_num_threads())
+
+
+def report(args, texts, base, job, manifest, cos, threads) -> None:
+    n = len(texts)
+    b, j = statistics.median(base), statistics.median(job)
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPU, torch threads {threads}, "
+          f"device {manifest['device']} {manifest['precision']}")
+    print(f"corpus: {args.users} users x {args.days} days seed {args.seed}: {n:,} texts "
+          f"({manifest['texts_in']:,} curated), kept {manifest['kept']:,}, distinct {manifest['distinct_texts']:,}, "
+          f"flagged {sum(manifest['flagged'].values()):,}, dropped {sum(manifest['dropped'].values()):,}")
+    print(f"baseline (encode all raw texts, batch 32, fp32): median {b:.1f} s = {n / b:.1f} texts/s "
+          f"(runs {', '.join(f'{x:.1f}' for x in base)})")
+    print(f"job (clean + dedup + length-sorted chunks, batch {manifest['batch_size']}, profiles): median {j:.1f} s "
+          f"= {n / j:.1f} texts/s (runs {', '.join(f'{x:.1f}' for x in job)})")
+    print(f"speed-up: {b / j:.2f}x; cosine job vs fp32 reference over {cos[2]:,} cleaned texts: "
+          f"mean {cos[0]:.5f}, min {cos[1]:.5f}")
+
+
+if __name__ == "__main__":
+    main()
