@@ -27,7 +27,8 @@ US_PER_DAY = 86_400_000_000
 
 def profile_columns(kind: str) -> list[str]:
     """Columns of the ``user_<kind>_profile`` table, in order."""
-    return ["user_id", "event_timestamp", f"{kind}_embedding", f"{kind}_count"]
+    extra = ["search_weight"] if kind == "search" else []
+    return ["user_id", "event_timestamp", f"{kind}_embedding", f"{kind}_count", *extra]
 
 
 def embedding_column(vectors: np.ndarray) -> np.ndarray:
@@ -35,14 +36,19 @@ def embedding_column(vectors: np.ndarray) -> np.ndarray:
     return pd.Series(list(np.asarray(vectors, dtype=np.float32)), dtype=object).to_numpy()
 
 
-def _frame(kind: str, users: np.ndarray, ts: np.ndarray, means: np.ndarray, counts: np.ndarray) -> pd.DataFrame:
+def _frame(kind: str, users: np.ndarray, ts: np.ndarray, means: np.ndarray, counts: np.ndarray,
+           weights: np.ndarray | None = None) -> pd.DataFrame:
     cols = profile_columns(kind)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         cols[0]: pd.array(users, dtype="string"),
         cols[1]: pd.to_datetime(ts.astype(np.int64), unit="us", utc=True).astype("datetime64[us, UTC]"),
         cols[2]: embedding_column(means),
         cols[3]: np.asarray(counts, dtype=np.int64),
     })
+    if kind == "search":
+        # Sum of decay weights at the row time: what an online update needs to extend the mean.
+        frame["search_weight"] = np.asarray(weights if weights is not None else counts, dtype=np.float64)
+    return frame
 
 
 def empty_profile(kind: str, dim: int) -> pd.DataFrame:
@@ -91,8 +97,9 @@ def review_profiles(events: pd.DataFrame, vectors: np.ndarray) -> pd.DataFrame:
 
 
 def _decayed_sums(start: np.ndarray, ts: np.ndarray, vecs: np.ndarray,
-                  half_life_days: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per row: weighted vector sum and weight sum on a row-local scale (only their ratio matters).
+                  half_life_days: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: weighted vector sum and weight sum on a row-local scale (only their ratio matters),
+    and the row's own weight on that scale (weight sum / own weight = true decayed weight sum).
 
     Weights ``2^(e_i - L*s)`` use e = half-lives since the user's first search and the segment
     s = floor(e / L), so they stay in [1, 2^L). A row also gets its previous segment's totals
@@ -111,7 +118,7 @@ def _decayed_sums(start: np.ndarray, ts: np.ndarray, vecs: np.ndarray,
     scale = np.where(follows, np.exp2(-seg_len), 0.0)
     carry_num = np.vstack([np.zeros((1, vecs.shape[1])), num[last][:-1]]) * scale[:, None]
     carry_den = np.r_[0.0, den[last][:-1]] * scale
-    return num + carry_num[group], den + carry_den[group]
+    return num + carry_num[group], den + carry_den[group], w
 
 
 def search_profiles(events: pd.DataFrame, vectors: np.ndarray, half_life_days: float) -> pd.DataFrame:
@@ -121,7 +128,7 @@ def search_profiles(events: pd.DataFrame, vectors: np.ndarray, half_life_days: f
     if len(events) == 0:
         return empty_profile("search", vectors.shape[1])
     users, ts, vecs, start = _sorted(events, vectors)
-    num, den = _decayed_sums(start, ts, vecs, half_life_days)
+    num, den, own = _decayed_sums(start, ts, vecs, half_life_days)
     counts = np.arange(len(ts)) - start + 1
     last = _last_per_time(start, ts)
-    return _frame("search", users[last], ts[last], num[last] / den[last, None], counts[last])
+    return _frame("search", users[last], ts[last], num[last] / den[last, None], counts[last], den[last] / own[last])

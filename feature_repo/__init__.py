@@ -1,44 +1,8 @@
-"""PowerTier's Feast repository. ``build_definitions`` assembles every object for one workspace;
-the Feast CLI (``feast -c feature_repo plan|apply|ui``) reads ``repo.py``, which instantiates
-them for the default workspace."""
+"""PowerTier's Feast repository.
 
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from feast import Entity, FeatureService, FeatureView
-from feast.data_source import DataSource
-from feast.on_demand_feature_view import OnDemandFeatureView
-
-from feature_repo.data_sources import make_sources
-from feature_repo.entities import user_entity
-from feature_repo.feature_services import model_services
-from feature_repo.feature_views import predictions_view, profile_view, time_features_view, transactions_view
-
-
-@dataclass
-class Definitions:
-    """Every Feast object of one workspace."""
-
-    entity: Entity
-    sources: dict[str, DataSource]
-    views: dict[str, FeatureView | OnDemandFeatureView] = field(default_factory=dict)
-    services: list[FeatureService] = field(default_factory=list)
-
-    def all(self) -> list:
-        return [self.entity, *self.sources.values(), *self.views.values(), *self.services]
-
-
-def build_definitions(features_dir: Path, windows: list[int], tiers: list[str]) -> Definitions:
-    """Feast objects reading the offline tables under ``features_dir``."""
-    entity = user_entity()
-    sources = make_sources(features_dir)
-    views: dict[str, FeatureView | OnDemandFeatureView] = {
-        "user_transactions": transactions_view(entity, sources["user_transactions_push"], windows),
-        "user_review_profile": profile_view(entity, sources["user_review_profile_push"], "review"),
-        "user_search_profile": profile_view(entity, sources["user_search_profile_push"], "search"),
-        "user_predictions": predictions_view(entity, sources["user_predictions"], tiers),
-    }
-    views["user_time_features"] = time_features_view(views["user_transactions"])
-    return Definitions(entity, sources, views, model_services(views))
+* ``names.py`` — plain constants (project, service names, request field); importing it is free.
+* ``entities.py``, ``data_sources.py``, ``feature_views.py``, ``feature_services.py`` — builders.
+* ``definitions.py`` — ``build_definitions``: every object for one workspace.
+* ``repo.py`` — what the Feast CLI reads (``feast -c feature_repo plan|apply|ui``): the objects of
+  the default workspace.
+"""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from feast import FeatureService, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
 
-MODEL_SERVICES = {"tier": "tier_model_v1", "purchasing_power": "purchasing_power_v1"}
+from feature_repo.names import MODEL_SERVICES
 
 
 def model_services(views: dict[str, FeatureView | OnDemandFeatureView]) -> list[FeatureService]:

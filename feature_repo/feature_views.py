@@ -12,16 +12,24 @@ from feast import Entity, FeatureView, Field, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Array, Float32, Float64, Int64, String
 
+from feature_repo.names import REQUEST_TIME_FIELD
 from ranking.transactional import INT_FEATURES_PREFIXES, transactional_feature_names
 
 # Rows are emitted whenever a value changes (including window expiries), so the latest row is
 # always exact: no TTL (0 = never expires).
 NO_TTL = timedelta(0)
-REQUEST_TIME_FIELD = "as_of_ts_s"
 
 
 def _ts_field(view: str) -> Field:
     return Field(name=f"{view}_ts", dtype=Float64, description="Time of the feature row (epoch s), for leak guards.")
+
+
+def _weight_field(kind: str) -> list[Field]:
+    """The search profile also stores its decay-weight sum, so serving can update it exactly."""
+    if kind != "search":
+        return []
+    return [Field(name="search_weight", dtype=Float64,
+                  description="Sum of decay weights 2^(-(t - t_i)/half-life) at the row time.")]
 
 
 def transactions_view(entity: Entity, source, windows: list[int]) -> FeatureView:
@@ -38,7 +46,7 @@ def profile_view(entity: Entity, source, kind: str) -> FeatureView:
     name = f"user_{kind}_profile"
     return FeatureView(name=name, entities=[entity], ttl=NO_TTL, online=True, source=source, tags={"stage": "X"},
                        schema=[Field(name=f"{kind}_embedding", dtype=Array(Float32)),
-                               Field(name=f"{kind}_count", dtype=Int64), _ts_field(name)],
+                               Field(name=f"{kind}_count", dtype=Int64), *_weight_field(kind), _ts_field(name)],
                        description=f"Profile vector of the user's {kind} texts as of t (docs/FEATURES.md).")
 
 

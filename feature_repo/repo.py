@@ -5,7 +5,7 @@ through ``feature_repo.build_definitions`` for whichever workspace it runs in.""
 from pipelines.config import load_config
 from pipelines.workspace import Workspace
 
-from feature_repo import build_definitions
+from feature_repo.definitions import build_definitions
 
 _cfg = load_config()
 _defs = build_definitions(Workspace(_cfg.data_dir).features, _cfg.features.windows_days, _cfg.tiers)

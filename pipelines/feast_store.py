@@ -14,15 +14,15 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
-from feature_repo import Definitions, build_definitions
-from feature_repo.entities import PROJECT
-from feature_repo.feature_views import REQUEST_TIME_FIELD
+from feature_repo.names import PROJECT, REQUEST_TIME_FIELD
 from pipelines.config import PowerTierConfig, redis_url
 from pipelines.store import to_utc_us, write_parquet
 from pipelines.workspace import Workspace
 
 if TYPE_CHECKING:
     from feast import FeatureStore
+
+    from feature_repo.definitions import Definitions
     from feast.repo_config import RepoConfig
 
 ROW_ID = "__powertier_row"
@@ -81,8 +81,10 @@ def open_store(cfg: PowerTierConfig) -> "FeatureStore":
     return FeatureStore(config=repo_config(cfg))
 
 
-def definitions(cfg: PowerTierConfig) -> Definitions:
+def definitions(cfg: PowerTierConfig) -> "Definitions":
     """Every Feast object of this workspace (same builders as ``feature_repo/repo.py``)."""
+    from feature_repo.definitions import build_definitions
+
     return build_definitions(Workspace(cfg.data_dir).features, cfg.features.windows_days, cfg.tiers)
 
 

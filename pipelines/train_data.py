@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from feature_repo.feature_services import MODEL_SERVICES
+from feature_repo.names import MODEL_SERVICES
 from pipelines import feast_store
 from pipelines.config import PowerTierConfig
 from pipelines.curated import load_curated

@@ -17,6 +17,7 @@ KEY_COLUMNS = ("user_id", "event_timestamp")
 LABEL_COLUMNS = ("purchasing_power", "tier_next", "label_available_at")
 EMBEDDING_SUFFIX = "_embedding"
 COUNT_SUFFIX = "_count"
+WEIGHT_SUFFIX = "_weight"
 # Provenance only: per-row feature timestamps (``<view>_ts``) and raw epoch columns (``*_ts_s``).
 _PROVENANCE = re.compile(r"(_ts|_ts_s)$")
 # First match wins, so the more specific patterns come first.
@@ -95,7 +96,9 @@ def infer_feature_spec(frame: pd.DataFrame, feature_names: list[str] | None = No
     """
     names = _candidate_features(frame, feature_names)
     views = tuple(n[: -len(EMBEDDING_SUFFIX)] for n in names if n.endswith(EMBEDDING_SUFFIX))
-    counts = tuple(f"{v}{COUNT_SUFFIX}" for v in views if f"{v}{COUNT_SUFFIX}" in names)
+    # A view's count and (search) decay-weight sum are text-derived: they belong to X, not Y.
+    counts = tuple(f"{v}{suffix}" for v in views for suffix in (COUNT_SUFFIX, WEIGHT_SUFFIX)
+                   if f"{v}{suffix}" in names)
     taken = {f"{v}{EMBEDDING_SUFFIX}" for v in views} | set(counts)
     ys, bad = [], []
     for name in names:

@@ -34,7 +34,8 @@ def brute_force(events: pd.DataFrame, vectors: np.ndarray, kind: str, half_life:
         else:
             age_days = (t - events.loc[mask, "ts"]).dt.total_seconds().to_numpy() / 86400
             weights = 0.5 ** (age_days / half_life)
-        rows.append((user, t, (weights[:, None] * vecs).sum(0) / weights.sum(), int(mask.sum())))
+        extra = (float(weights.sum()),) if kind == "search" else ()
+        rows.append((user, t, (weights[:, None] * vecs).sum(0) / weights.sum(), int(mask.sum()), *extra))
     return pd.DataFrame(rows, columns=profile_columns(kind))
 
 
@@ -46,6 +47,8 @@ def _compare(got: pd.DataFrame, want: pd.DataFrame, kind: str) -> None:
     assert got[f"{kind}_count"].tolist() == want[f"{kind}_count"].tolist()
     diff = np.abs(np.stack(got[f"{kind}_embedding"]) - np.stack(want[f"{kind}_embedding"]))
     assert diff.max() < 1e-6
+    if kind == "search":  # the decay-weight sum serving extends online
+        assert np.allclose(got["search_weight"], want["search_weight"], rtol=1e-9)
 
 
 def test_review_profile_is_the_mean_up_to_each_time(data) -> None:
