@@ -76,12 +76,13 @@ def redact_pii(text: str) -> tuple[str, Counter]:
 def redact_series(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
     """Redact PII in every non-null string of ``texts``; returns the new Series and counts by type."""
     total: Counter = Counter()
-    out = texts.astype(object).copy()
-    for idx, value in texts.items():
+    values = []
+    for value in texts.tolist():  # one list, one Series: element-wise assignment was the hot spot
         if isinstance(value, str):
-            out[idx], counts = redact_pii(value)
+            value, counts = redact_pii(value)
             total.update(counts)
-    return out, {k: int(total.get(k, 0)) for k in PII_PLACEHOLDERS}
+        values.append(value)
+    return pd.Series(values, index=texts.index, dtype=object), {k: int(total.get(k, 0)) for k in PII_PLACEHOLDERS}
 
 
 _PLACEHOLDER_NAMES = "|".join(p.strip("<>") for p in PII_PLACEHOLDERS.values())
