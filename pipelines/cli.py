@@ -7,6 +7,7 @@ the commands, so ``powertier --help`` stays fast and importing this module does 
 from __future__ import annotations
 
 import json
+import warnings
 
 import typer
 
@@ -41,4 +42,8 @@ app.command("serve")(stage_serve.serve)
 
 def main() -> None:
     """Console-script entry point (user mistakes: see ``UserError``)."""
+    # Library chatter a user can do nothing about (ibis/duckdb API deprecations, Feast's notice
+    # that on-demand views are "experimental") would bury the stage output.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
     app()

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-_ARRAYS = ("medians_", "missing_cols_", "mean_", "scale_", "coef_", "intercept_", "classes_")
+_ARRAYS = ("medians_", "missing_cols_", "mean_", "scale_", "coef_", "intercept_", "classes_", "target_range_")
 
 
 class LinearReference(BaseEstimator):
@@ -55,14 +55,19 @@ class LinearReference(BaseEstimator):
         self.mean_, self.scale_ = scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64)
         Zs = self._design(Z)
         if self.task == "regression":
-            model = Ridge(alpha=self.alpha).fit(Zs, np.log1p(np.asarray(y, dtype=np.float64)))
+            y_log = np.log1p(np.asarray(y, dtype=np.float64))
+            model = Ridge(alpha=self.alpha).fit(Zs, y_log)
             self.coef_, self.intercept_ = model.coef_.reshape(1, -1), np.atleast_1d(model.intercept_)
+            # expm1 of an unbounded linear score explodes on outlying rows (test RMSE in the
+            # millions); predictions stay within the log-range seen in training.
+            self.target_range_ = np.array([0.0, y_log.max(initial=0.0)])
             self.classes_ = np.empty(0, dtype=np.int64)
         elif self.task == "classification":
             model = LogisticRegression(C=self.C, class_weight="balanced", max_iter=self.max_iter)
             model.fit(Zs, np.asarray(y, dtype=np.int64))
             self.coef_, self.intercept_ = model.coef_.astype(np.float64), model.intercept_.astype(np.float64)
             self.classes_ = model.classes_.astype(np.int64)
+            self.target_range_ = np.empty(0)
         else:
             raise ValueError(f"task must be 'regression' or 'classification', got {self.task!r}")
         return self
@@ -83,7 +88,8 @@ class LinearReference(BaseEstimator):
     def predict(self, Z: np.ndarray) -> np.ndarray:
         """Purchasing power (>= 0) or the most probable class index."""
         if self.task == "regression":
-            return np.clip(np.expm1(self.decision_function(Z)[:, 0]), 0.0, None)
+            lo, hi = self.target_range_
+            return np.expm1(np.clip(self.decision_function(Z)[:, 0], lo, hi))
         return np.argmax(self.predict_proba(Z), axis=1)
 
     def predict_proba(self, Z: np.ndarray) -> np.ndarray:
