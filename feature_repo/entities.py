@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from feast import Entity, ValueType
 
-from feature_repo.names import PROJECT  # noqa: F401  (re-exported)
 
 
 def user_entity() -> Entity:

@@ -87,22 +87,3 @@ def _atomic_table(table: pa.Table, path: Path) -> None:
     os.close(fd)
     pq.write_table(table, tmp)
     os.replace(tmp, path)
-
-
-def write_empty_profile(ws: Workspace, view: str, kind: str) -> Path:
-    """An empty ``user_<kind>_profile`` table laid out as ``write_feature_table`` would.
-
-    pandas infers an empty object column as Arrow ``null``; the explicit schema keeps the
-    embedding ``list<float32>`` so that readers see the same types as for a full table.
-    """
-    from embeddings.profiles import empty_profile
-    from pipelines.feast_store import feature_ts_column
-
-    ts_col = feature_ts_column(view)
-    df = empty_profile(kind, 0).assign(**{ts_col: pd.Series(dtype="float64")})
-    schema = pa.schema([("user_id", pa.string()), ("event_timestamp", pa.timestamp("us", tz="UTC")),
-                        (f"{kind}_embedding", pa.list_(pa.float32())), (f"{kind}_count", pa.int64()),
-                        (ts_col, pa.float64())])
-    path = ws.feature_table(view)
-    _atomic_table(pa.Table.from_pandas(df, schema=schema, preserve_index=False), path)
-    return path

@@ -6,6 +6,7 @@ Every stage reaches Feast only through these functions (and ``feast`` CLI users 
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,20 +92,29 @@ def definitions(cfg: PowerTierConfig) -> "Definitions":
 def ensure_tables(cfg: PowerTierConfig) -> list[str]:
     """Write an empty, correctly typed offline table for every view that has none yet (a workspace
     without reviews still serves nulls for the review profile). Returns the views created."""
+    ws = Workspace(cfg.data_dir)
+    created = []
+    for name, view in definitions(cfg).views.items():
+        if hasattr(view, "batch_source") and not ws.feature_table(name).exists():
+            write_empty_table(cfg, name)
+            created.append(name)
+    return created
+
+
+def write_empty_table(cfg: PowerTierConfig, view: str) -> Path:
+    """An offline table of ``view`` with no rows, typed from its Feast schema (pandas alone would
+    make an empty list column Arrow ``null``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     ws = Workspace(cfg.data_dir)
-    created = []
-    for name, view in definitions(cfg).views.items():
-        if not hasattr(view, "batch_source") or ws.feature_table(name).exists():
-            continue
-        fields = [pa.field("user_id", pa.string()), pa.field("event_timestamp", pa.timestamp("us", tz="UTC"))]
-        fields += [pa.field(f.name, _arrow_types()[str(f.dtype)]) for f in view.features]
-        ws.features.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.schema(fields).empty_table(), ws.feature_table(name))
-        created.append(name)
-    return created
+    fields = [pa.field("user_id", pa.string()), pa.field("event_timestamp", pa.timestamp("us", tz="UTC"))]
+    fields += [pa.field(f.name, _arrow_types()[str(f.dtype)]) for f in definitions(cfg).views[view].features]
+    ws.features.mkdir(parents=True, exist_ok=True)
+    tmp = ws.feature_table(view).with_suffix(".tmp")
+    pq.write_table(pa.schema(fields).empty_table(), tmp)
+    os.replace(tmp, ws.feature_table(view))
+    return ws.feature_table(view)
 
 
 def _arrow_types() -> dict:

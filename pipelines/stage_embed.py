@@ -163,8 +163,7 @@ def _write_profiles(cfg: PowerTierConfig, ws: Workspace, kept: dict, keys: pd.In
                     vectors: np.ndarray) -> dict[str, dict[str, int]]:
     """Build and write both profile tables; returns rows and users per view."""
     from embeddings.profiles import review_profiles, search_profiles
-    from pipelines.embed_cache import write_empty_profile
-    from pipelines.feast_store import write_feature_table
+    from pipelines.feast_store import write_empty_table, write_feature_table
 
     out = {}
     for s in SOURCES:
@@ -178,7 +177,7 @@ def _write_profiles(cfg: PowerTierConfig, ws: Workspace, kept: dict, keys: pd.In
         if len(profile):
             write_feature_table(ws, view, profile)
         else:
-            write_empty_profile(ws, view, s.profile)
+            write_empty_table(cfg, view)
         out[view] = {"rows": int(len(profile)), "users": int(profile["user_id"].nunique())}
     return out
 
