@@ -44,8 +44,8 @@ def worker(store_kind: str, n: int) -> None:
     entities = _entities(cfg.data_dir, n, seed=n)
     store = feast_store.open_store(cfg)
     if store_kind == "file":
-        rc = feast_store.repo_config(cfg)
-        store = FeatureStore(config=rc.model_copy(update={"offline_store": DaskOfflineStoreConfig()}))
+        store = FeatureStore(config=feast_store.repo_config(cfg, offline_store=DaskOfflineStoreConfig()))
+        assert type(store._get_provider().offline_store).__name__ == "DaskOfflineStore"
     start = time.perf_counter()
     if store_kind == "file":  # raw Feast call: the wrapper would refuse its dropped rows
         rows = entities.assign(as_of_ts_s=entities.event_timestamp.astype("int64") / 1e6)

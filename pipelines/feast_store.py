@@ -49,8 +49,9 @@ def write_feature_table(ws: Workspace, view: str, df: pd.DataFrame) -> None:
     write_parquet(out, ws.feature_table(view))
 
 
-def repo_config(cfg: PowerTierConfig) -> "RepoConfig":
-    """The workspace's Feast config: file registry, SQLite (or Redis) online, DuckDB offline."""
+def repo_config(cfg: PowerTierConfig, offline_store: object | None = None) -> "RepoConfig":
+    """The workspace's Feast config: file registry, SQLite (or Redis) online, DuckDB offline
+    (``offline_store`` swaps the latter, for the benchmark's file-store baseline)."""
     from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
     from feast.infra.online_stores.redis import RedisOnlineStoreConfig
     from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
@@ -62,7 +63,7 @@ def repo_config(cfg: PowerTierConfig) -> "RepoConfig":
     # A long-lived server re-reads the registry at most once a minute.
     registry = RegistryConfig(path=str(ws.feast / "registry.db"), cache_ttl_seconds=60)
     return RepoConfig(project=PROJECT, provider="local", registry=registry, online_store=online,
-                      offline_store=DuckDBOfflineStoreConfig(), entity_key_serialization_version=3,
+                      offline_store=offline_store or DuckDBOfflineStoreConfig(), entity_key_serialization_version=3,
                       repo_path=str(ws.feast))
 
 

@@ -26,6 +26,16 @@ def ablation_rows(metrics: dict[str, Any]) -> list[tuple[str, dict, dict]]:
     return rows
 
 
+def _tenure_ablation(metrics: dict[str, Any]) -> dict[str, dict[str, tuple[dict, dict]]]:
+    """{segment value: {feature set: (pp metrics, tier metrics)}} of the LightGBM ablations."""
+    out: dict[str, dict[str, tuple[dict, dict]]] = {}
+    for fs, cols in metrics.get("segments_by_feature_set", {}).items():
+        for value, seg in cols.get("tenure", {}).items():
+            out.setdefault(value, {})[fs] = (seg.get("purchasing_power", {}).get("lightgbm", {}),
+                                             seg.get("tier", {}).get("lightgbm", {}))
+    return out
+
+
 def print_ablations(metrics: dict[str, Any], summary: dict[str, Any]) -> None:
     """Print the ablation table on the test split, then the new-user segment of the main model."""
     table = Table(title=f"Test split — main model: lightgbm {metrics.get('main_feature_set')}")
@@ -45,5 +55,8 @@ def print_ablations(metrics: dict[str, Any], summary: dict[str, Any]) -> None:
             console.print(f"  segment {seg_name}={value}: pp gini {_fmt(model_pp, 'gini')} "
                           f"(persistence {_fmt(base_pp, 'gini')}), tier qwk {_fmt(tier.get('lightgbm', {}), 'qwk')} "
                           f"(persistence {_fmt(tier.get('persistence', {}), 'qwk')})")
+    for value, per_set in _tenure_ablation(metrics).items():
+        parts = [f"{fs} gini {_fmt(pp, 'gini')} / qwk {_fmt(tier, 'qwk')}" for fs, (pp, tier) in per_set.items()]
+        console.print(f"  tenure={value} users, lightgbm by feature set: " + "; ".join(parts))
     for note in summary.get("notes", []):
         console.print(f"  note: {note}")

@@ -128,6 +128,7 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
     """(metrics in the ``metrics.json`` layout, predictions of the main model + persistence on test)."""
     metrics: dict[str, Any] = {t: {"lightgbm": {}, "linear": {}} for t in ("purchasing_power", "tier")}
     main_preds: dict[str, dict[str, Any]] = {}
+    by_set: dict[str, dict[str, dict[str, Any]]] = {}
     for fs in FEATURE_SETS:
         if fs in skipped:
             for target in ("purchasing_power", "tier"):
@@ -141,6 +142,7 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
                 metrics[target][kind][fs] = scored[target].get(kind, {"skipped": _why_missing(models[fs], target)})
         metrics["purchasing_power"]["lightgbm"][fs]["objective"] = models[fs].pp_objective_
         metrics["purchasing_power"]["lightgbm"][fs]["objectives"] = objective_comparison(models[fs], Z, test)
+        by_set[fs] = preds
         if fs == main_fs:
             main_preds = preds
     base = persistence_predictions(test, params, fallback_tier(train, params))
@@ -149,8 +151,13 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
         metrics[target]["persistence"] = score({"purchasing_power": {}, "tier": {}, target: {"persistence": p}},
                                                test, params)[target]["persistence"]
     spec = models[main_fs].spec_
+    masks = segment_masks(test, spec)
     metrics["segments"] = {col: {value: score(main_preds, test, params, mask) for value, mask in segs.items()}
-                           for col, segs in segment_masks(test, spec).items()}
+                           for col, segs in masks.items()}
+    # The ablation per segment too: does text help new users more than established ones?
+    metrics["segments_by_feature_set"] = {
+        fs: {col: {value: score(preds, test, params, mask) for value, mask in segs.items()}
+             for col, segs in masks.items()} for fs, preds in by_set.items()}
     metrics["main_feature_set"] = main_fs
     return metrics, main_preds
 
