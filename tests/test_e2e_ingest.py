@@ -6,19 +6,11 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
+from tests.cli_helpers import cli_ok as _ok
 from pipelines.contract import REASONS
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
-
-
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.output
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

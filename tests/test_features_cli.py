@@ -5,18 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli_helpers import cli_ok as _ok, runner
 from pipelines.cli import app
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
-
-
-def _ok(*args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, result.output + repr(result.exception)
-    return result.output
 
 
 @pytest.fixture(scope="module")
