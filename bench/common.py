@@ -33,8 +33,8 @@ def child(script: Path, data_dir: Path, *args: str, timeout: float | None = None
     """Run ``script --worker ARGS`` in a fresh process; it prints one JSON line, we add peak RSS."""
     proc = subprocess.run([sys.executable, str(script), "--worker", *args], env=env_for(data_dir),
                           capture_output=True, text=True, timeout=timeout)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-3000:])
+    if proc.returncode != 0:  # a negative code is a signal: -9 is usually the OOM killer
+        raise RuntimeError(f"exit code {proc.returncode}: {proc.stderr[-3000:]}".strip())
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -84,7 +84,7 @@ def main() -> None:
                 try:
                     runs.append(child(script, data_dir, kind, str(n), timeout=args.file_timeout))
                 except Exception as exc:  # the baseline may time out or run out of memory: report it
-                    print(f"| {kind} | {n:,} | failed: {str(exc).splitlines()[-1][:80]} | | |")
+                    print(f"| {kind} | {n:,} | failed: {(str(exc).splitlines() or ['?'])[-1][:80]} | | |")
                     break
             if runs:
                 secs = [r["seconds"] for r in runs]
