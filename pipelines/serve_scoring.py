@@ -1,0 +1,129 @@
+"""Array-only inference of a fitted ``TwoStageModel`` for serving (pure: dicts of lists in, arrays out).
+
+``TwoStageModel.predict`` builds several pandas frames per call: about 9 ms for one user on a
+busy 2-core box, against 0.4 ms for the same LightGBM calls on a numpy design matrix. This module
+rebuilds the design matrix ``Z`` from Feast's ``to_dict()`` columns with the model's own fitted
+arrays and calls the same ``ranking`` functions on it. ``verify`` compares it with
+``TwoStageModel.predict`` on real rows at start-up; the server falls back to ``predict`` if they
+ever differ, so a change of the model's design cannot silently skew serving.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ranking import gbm
+from ranking.dataset import EMBEDDING_SUFFIX
+from ranking.explain import group_contributions, top_reasons
+from ranking.model import TwoStageModel
+from ranking.projection import projected_columns
+
+Columns = dict[str, list[Any]]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Model outputs for n rows: purchasing power (n,), tier probabilities (n, K) or None, reasons."""
+
+    purchasing_power: np.ndarray
+    proba: np.ndarray | None
+    reasons: list[list[dict]]
+    tier_reasons: list[list[dict]]
+
+
+def _vectors(values: list[Any], comp: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Projected, L2-normalised rows (NaN where a row has no vector), as ``TextProjector.transform``."""
+    out = np.full((len(values), comp.shape[0]), np.nan)
+    rows = [i for i, v in enumerate(values) if isinstance(v, (list, tuple, np.ndarray))]
+    if rows and comp.shape[0]:
+        mat = np.stack([np.asarray(values[i], dtype=np.float32) for i in rows]).astype(np.float64)
+        proj = (mat - mean) @ comp.T
+        norms = np.linalg.norm(proj, axis=1, keepdims=True)
+        out[rows] = proj / np.where(norms > 0, norms, 1.0)
+    return out
+
+
+def _numbers(values: list[Any]) -> np.ndarray:
+    return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+
+
+class FastScorer:
+    """Serving inference on arrays for one fitted model (holds references, computes nothing at init)."""
+
+    def __init__(self, model: TwoStageModel):
+        self.model = model
+
+    def columns(self) -> list[str]:
+        """Z's columns as this scorer builds them (must equal ``model.feature_columns_``)."""
+        m = self.model
+        proj = m.projector_
+        views = [c for v in m.spec_.text_views
+                 for c in projected_columns(v, proj.components_[v].shape[0], proj.method)] if proj else []
+        return views + list(m.spec_.text_counts) + list(m.spec_.y_features)
+
+    def design(self, data: Columns) -> np.ndarray:
+        """Z = X || Y, float64, columns in training order."""
+        m = self.model
+        parts = [_vectors(data[f"{v}{EMBEDDING_SUFFIX}"], m.projector_.components_[v], m.projector_.mean_[v])
+                 for v in m.spec_.text_views] if m.projector_ is not None else []
+        plain = list(m.spec_.text_counts) + list(m.spec_.y_features)
+        parts.append(np.column_stack([_numbers(data[c]) for c in plain]) if plain else
+                     np.empty((len(data["user_id"]), 0)))
+        return np.hstack(parts)
+
+    def predict(self, data: Columns, k: int = 3) -> Outputs:
+        """Same numbers as ``TwoStageModel.predict`` (LightGBM model, top-``k`` grouped reasons)."""
+        m = self.model
+        Z = self.design(data)
+        obj = m.pp_objective_
+        it = m.pp_info_[obj]["best_iteration"]
+        pp = gbm.predict_pp(m.pp_boosters_[obj], obj, Z, it)
+        reasons = top_reasons(group_contributions(m.pp_boosters_[obj], Z, m.feature_columns_, m.groups_, it), k)
+        if m.tier_booster_ is None:
+            return Outputs(pp, None, reasons, [[] for _ in reasons])
+        t_it = m.tier_info_["best_iteration"]
+        proba = gbm.predict_tier_proba(m.tier_booster_, Z, t_it)
+        tier = group_contributions(m.tier_booster_, Z, m.feature_columns_, m.groups_, t_it, np.argmax(proba, axis=1))
+        return Outputs(pp, proba, reasons, top_reasons(tier, k))
+
+
+def model_outputs(model: TwoStageModel, data: Columns) -> Outputs:
+    """The reference path: ``TwoStageModel.predict`` on a frame of the same columns."""
+    out = model.predict(pd.DataFrame(data))
+    proba = out[[f"tier_proba_{t}" for t in model.params.tiers]].to_numpy() if "tier" in out else None
+    tier_reasons = list(out["tier_reasons"]) if "tier_reasons" in out else [[] for _ in range(len(out))]
+    return Outputs(out["purchasing_power"].to_numpy(), proba, list(out["reasons"]), tier_reasons)
+
+
+def probe_columns(model: TwoStageModel, features: list[str], n: int = 8, seed: int = 0) -> Columns:
+    """Seeded synthetic rows of every feature (the first row all missing), to check the array path
+    without the online store: vectors of each view's input dimension, positive numbers elsewhere."""
+    rng = np.random.default_rng(seed)
+    dims = model.projector_.input_dim_ if model.projector_ is not None else {}
+    data: Columns = {"user_id": [f"probe{i}" for i in range(n)]}
+    for name in features:
+        view = name[: -len(EMBEDDING_SUFFIX)] if name.endswith(EMBEDDING_SUFFIX) else None
+        if view in dims:
+            data[name] = [None] + [rng.standard_normal(dims[view]).astype(np.float32).tolist() for _ in range(n - 1)]
+        else:
+            data[name] = [None] + rng.gamma(1.0, 50.0, n - 1).tolist()
+    return data
+
+
+def verify(scorer: FastScorer, data: Columns, rtol: float = 1e-9) -> str | None:
+    """None when the scorer matches ``TwoStageModel.predict`` on ``data``, else what differs."""
+    if scorer.columns() != list(scorer.model.feature_columns_):
+        return "design columns differ from the model's feature_columns_"
+    fast, ref = scorer.predict(data), model_outputs(scorer.model, data)
+    if not np.allclose(fast.purchasing_power, ref.purchasing_power, rtol=rtol, atol=0, equal_nan=True):
+        return "purchasing_power differs"
+    if (fast.proba is None) != (ref.proba is None) or (
+            fast.proba is not None and not np.allclose(fast.proba, ref.proba, rtol=rtol, atol=1e-15)):
+        return "tier probabilities differ"
+    if [[r["group"] for r in row] for row in fast.reasons] != [[r["group"] for r in row] for row in ref.reasons]:
+        return "reasons differ"
+    return None
