@@ -109,6 +109,8 @@ class LinearReference(BaseEstimator):
     def from_state(cls, params: dict, arrays: dict[str, np.ndarray]) -> "LinearReference":
         """Inverse of :meth:`get_state`."""
         model = cls(**params)
+        # Runs saved before the regression range was stored predict unbounded, as they did then.
+        defaults = {"target_range_": np.array([-np.inf, np.inf]) if model.task == "regression" else np.empty(0)}
         for name in _ARRAYS:
-            setattr(model, name, np.asarray(arrays[name]))
+            setattr(model, name, np.asarray(arrays[name] if name in arrays else defaults[name]))
         return model
