@@ -203,7 +203,8 @@ def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | N
     serve_log = work / f"serve-{store}.log"
     with server(serve_cmd, env, f"http://127.0.0.1:{p1}/readyz", serve_log), \
          server([str(BIN / "feast"), "-c", str(ws / "feast"), "serve", "-h", "127.0.0.1", "-p", str(p2),
-                 "--no-access-log", "--max-requests", "0"], env, f"http://127.0.0.1:{p2}/health", work / f"feast-{store}.log"):
+                 "--no-access-log", "--max-requests", "0"], env, f"http://127.0.0.1:{p2}/health",
+                work / f"feast-{store}.log"):
         targets = {"powertier": f"http://127.0.0.1:{p1}/v1/predict",
                    "feast serve": f"http://127.0.0.1:{p2}/get-online-features"}
         for target, url in targets.items():

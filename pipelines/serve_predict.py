@@ -87,7 +87,8 @@ def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
     if missing:
         raise ValueError(f"feature service {name!r} lacks model inputs {missing}")
     ts_columns = [c for c in (feature_ts_column(p.name) for p in service.feature_view_projections) if c in features]
-    run_id = read_json(run_dir / "run.json").get("run_id", run_dir.name) if (run_dir / "run.json").exists() else run_dir.name
+    run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    run_id = run_json.get("run_id", run_dir.name)
     refs, on_demand = _split_service(store, service)
     return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model))
 

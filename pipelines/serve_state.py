@@ -104,7 +104,8 @@ def default_encoder(cfg: PowerTierConfig) -> Encoder:
     return lambda texts, kind: encode(model, canonical_texts(texts, lowercase), kind, cfg.encoder.batch_size)
 
 
-def load_state(cfg: PowerTierConfig, run_dir: Path, encoder_factory: Callable[[PowerTierConfig], Encoder]) -> ServeState:
+def load_state(cfg: PowerTierConfig, run_dir: Path,
+               encoder_factory: Callable[[PowerTierConfig], Encoder]) -> ServeState:
     """Open the store, load the model and the event path's resources (heavy; once per process)."""
     from pipelines.serve_events import load_event_context
     from pipelines.serve_predict import check_fast_path, load_predictor

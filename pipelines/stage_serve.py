@@ -22,6 +22,7 @@ from pipelines.cli_common import ConfigOpt, UserError, get_config
 
 SETTINGS_ENV = "POWERTIER_SERVE_SETTINGS"
 RUN_ENV = "POWERTIER_SERVE_RUN"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 def serve(
@@ -36,6 +37,8 @@ def serve(
     # Single-row LightGBM and encoder calls are slower with a thread pool (measured 12 ms vs 0.03 ms
     # per booster call on 2 busy cores); must be set before LightGBM/torch are imported.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if log_level.lower() not in LOG_LEVELS:
+        raise UserError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     _metrics_dir()  # before Feast is imported: it points prometheus_client at a directory of its own
     cfg = get_config(config, serve__host=host, serve__port=port, serve__workers=workers)
     run_dir = _check_workspace(cfg, run)
@@ -47,7 +50,7 @@ def serve(
     from pipelines.serve_logging import log_config
 
     uvicorn.run("pipelines.serve_app:app_from_env", factory=True, host=cfg.serve.host, port=cfg.serve.port,
-                workers=cfg.serve.workers, log_config=log_config(log_level), access_log=False,
+                workers=cfg.serve.workers, log_config=log_config(log_level.lower()), access_log=False,
                 timeout_graceful_shutdown=10)
 
 
