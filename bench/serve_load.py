@@ -21,11 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -98,34 +98,6 @@ def prepare_workspace(dest: Path, store: str, source: Path | None) -> list[str]:
     return pd.read_parquet(Workspace(cfg.data_dir).curated_table("users"))["user_id"].astype(str).tolist()
 
 
-@contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], health: str, log: Path, timeout: float = 300.0):
-    """Run ``cmd`` until the block ends; wait (bounded) for ``health`` to answer 200."""
-    import httpx
-
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(log.parent))
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(health, timeout=1.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{health} not up in {timeout} s")
-            time.sleep(0.2)
-        yield proc
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 def body_for(target: str, users: list[str]) -> dict:
     if target == "powertier":
         return {"user_ids": users}
@@ -192,7 +164,9 @@ def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | N
     """Both servers for one online store, every rate and request size."""
     from pipelines import feast_store
     from pipelines.config import load_config
-    from tests.serve_data import free_port
+    from tests.serve_data import free_port, running_server
+
+    server = functools.partial(running_server, timeout=300.0)  # cold starts load Feast and the model
 
     env = _env(ws, store, redis_url)
     os.environ.update({k: v for k, v in env.items() if k.startswith("POWERTIER_REDIS")})

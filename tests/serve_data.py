@@ -4,8 +4,11 @@ model run trained on seeded synthetic frames with the feature service's column n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -125,3 +128,30 @@ def build_workspace(data_dir: Path, online_store: str = "sqlite", train: bool = 
     if train:
         train_run(cfg, feast_store.service_features(store, SERVICE), dim=dim, params=params)
     return cfg
+
+
+@contextlib.contextmanager
+def running_server(cmd: list[str], env: dict[str, str], health_url: str, log: Path, timeout: float = 90.0):
+    """Start ``cmd`` (stderr to ``log``), wait (bounded) until ``health_url`` answers 200, and stop it
+    with SIGTERM (then SIGKILL) when the block ends. Used by the end-to-end tests and the load bench."""
+    import httpx
+
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(log.parent))
+    try:
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                return httpx.get(health_url, timeout=1.0).status_code == 200
+            return False
+        wait_until(up, timeout, health_url)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)

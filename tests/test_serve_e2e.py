@@ -3,7 +3,6 @@ on free loopback ports, driven by an HTTP client."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -17,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pipelines import feast_store
-from tests.serve_data import AS_OF, RUN_ID, SERVICE, build_workspace, free_port, wait_until
+from tests.serve_data import AS_OF, RUN_ID, SERVICE, build_workspace, free_port, running_server
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -33,35 +32,13 @@ def _env(cfg, **extra: str) -> dict[str, str]:
             "TOKENIZERS_PARALLELISM": "false", **extra}
 
 
-@contextlib.contextmanager
-def _process(cmd: list[str], env: dict[str, str], health_url: str, log: Path, timeout: float = 90.0):
-    """Start ``cmd``, wait (bounded) until ``health_url`` answers 200, stop it on exit."""
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err, cwd=str(log.parent))
-    try:
-        def up() -> bool:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            return httpx.get(health_url, timeout=1.0).status_code == 200
-        wait_until(up, timeout, f"{health_url}")
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-
-
 def test_powertier_serve_over_http_with_auth_events_and_graceful_shutdown(cfg, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"
     cmd = [str(BIN / "powertier"), "serve", "--port", str(port), "--run", str(cfg.data_dir / "runs" / RUN_ID)]
     key = {"X-API-Key": "k-e2e"}
-    with _process(cmd, _env(cfg, POWERTIER_API_KEY="k-e2e"), f"{base}/readyz", log) as proc, \
+    with running_server(cmd, _env(cfg, POWERTIER_API_KEY="k-e2e"), f"{base}/readyz", log) as proc, \
             httpx.Client(base_url=base, timeout=10.0) as http:
         body = {"user_ids": ["u03", "nobody"], "as_of": AS_OF.isoformat()}
         assert http.post("/v1/predict", json=body).status_code == 401
@@ -97,7 +74,7 @@ def test_feast_serve_returns_the_python_sdk_values(cfg, tmp_path):
            "--no-access-log"]
     users = ["u03", "u04", "u12", "nobody"]
     want = feast_store.online_features(feast_store.open_store(cfg), users, SERVICE, as_of=AS_OF)
-    with _process(cmd, _env(cfg), f"{base}/health", tmp_path / "feast.log"):
+    with running_server(cmd, _env(cfg), f"{base}/health", tmp_path / "feast.log"):
         resp = httpx.post(f"{base}/get-online-features", timeout=10.0, headers={"Content-Type": "application/json"},
                           json={"feature_service": SERVICE,
                                 "entities": {"user_id": users, "as_of_ts_s": [AS_OF.timestamp()] * len(users)}})
