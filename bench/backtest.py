@@ -32,7 +32,7 @@ def worker(start: str, end: str, trials: str) -> None:
     t0 = time.perf_counter()
     app(["backtest", "--start", start, "--end", end, "--every", "30d", "--trials", trials], standalone_mode=False)
     wall = time.perf_counter() - t0
-    from pipelines.config import load_config
+    from pipelines.common.config import load_config
 
     info = json.loads((load_config().data_dir / "backtests" / "latest" / "backtest.json").read_text())
     print(json.dumps({"wall_s": wall, "peak_rss_mib": peak_rss_mib(), "timings": info["timings"],

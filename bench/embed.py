@@ -4,7 +4,7 @@ Corpus: ``powertier generate``'s simulator (reviews + searches, with its repetit
 spam), ingested with the real ingest stage. Per run, interleaved, median of ``--runs``:
 
 * baseline: ``SentenceTransformer.encode`` over every raw text, batch 32, fp32;
-* job: ``pipelines.stage_embed.run_embed`` from the curated tables with an empty cache
+* job: ``pipelines.embed.cli.run_embed`` from the curated tables with an empty cache
   (cleaning, spam flags, dedup, length-sorted chunks, profiles and Parquet writes included).
 
 Both use an already-loaded model (the baseline an fp32 copy, the job ``load_encoder``'s choice
@@ -33,10 +33,10 @@ import numpy as np
 
 def build_corpus(root: Path, n_users: int, days: int, seed: int):
     """Simulate, write raw Parquet, ingest; returns (config, raw texts in table order)."""
-    from pipelines.config import load_config
-    from pipelines.simulator import simulate
-    from pipelines.stage_ingest import run_ingest
-    from pipelines.store import write_parquet
+    from pipelines.common.config import load_config
+    from pipelines.simulate.simulator import simulate
+    from pipelines.ingest.cli import run_ingest
+    from pipelines.storage.files import write_parquet
 
     tables = simulate(n_users, days, seed)
     for name, df in tables.items():
@@ -55,8 +55,8 @@ def time_baseline(model, texts: list[str]) -> float:
 
 def time_job(cfg, model) -> tuple[float, dict]:
     """One job run from an empty cache."""
-    from pipelines.stage_embed import run_embed
-    from pipelines.workspace import Workspace
+    from pipelines.embed.cli import run_embed
+    from pipelines.common.workspace import Workspace
 
     shutil.rmtree(Workspace(cfg.data_dir).embeddings, ignore_errors=True)
     start = time.perf_counter()
@@ -70,9 +70,9 @@ def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
 
     from embeddings.encoder import canonical_texts, model_id, model_info, text_keys
     from embeddings.prepare import prepare_texts
-    from pipelines.embed_cache import cache_dir, load_cache
-    from pipelines.stage_embed import SOURCES
-    from pipelines.workspace import Workspace
+    from pipelines.embed.cache import cache_dir, load_cache
+    from pipelines.embed.cli import SOURCES
+    from pipelines.common.workspace import Workspace
 
     ws, name, info = Workspace(cfg.data_dir), model_id(cfg.encoder.model), model_info(model)
     keys, vectors = load_cache(cache_dir(ws, name), info["dim"])
@@ -106,7 +106,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    import pipelines.feast_store  # noqa: F401  one-off import (Feast) kept out of the job timings
+    import pipelines.storage.feast_store  # noqa: F401  one-off import (Feast) kept out of the job timings
     from embeddings.encoder import load_encoder
 
     with tempfile.TemporaryDirectory() as tmp:

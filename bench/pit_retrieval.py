@@ -37,8 +37,8 @@ def worker(store_kind: str, n: int) -> None:
     from feast import FeatureStore
     from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
 
-    from pipelines import feast_store
-    from pipelines.config import load_config
+    from pipelines.storage import feast_store
+    from pipelines.common.config import load_config
 
     cfg = load_config()
     entities = _entities(cfg.data_dir, n, seed=n)

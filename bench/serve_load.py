@@ -63,7 +63,7 @@ def _env(data_dir: Path, store: str, redis_url: str | None) -> dict[str, str]:
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("POWERTIER_API_KEY", None)
     if redis_url:
-        from pipelines.feast_store import redis_connection_string
+        from pipelines.storage.feast_store import redis_connection_string
 
         env["POWERTIER_REDIS_URL"] = redis_url
         env["POWERTIER_REDIS_CONN"] = redis_connection_string()  # feature_store.yaml of `feast serve` reads it
@@ -74,12 +74,12 @@ def prepare_workspace(dest: Path, store: str, source: Path | None) -> list[str]:
     """A served workspace at ``dest`` for ``store``; returns user ids that have features."""
     import pandas as pd
 
-    from pipelines import feast_store
-    from pipelines.config import load_config
-    from pipelines.workspace import Workspace
+    from pipelines.storage import feast_store
+    from pipelines.common.config import load_config
+    from pipelines.common.workspace import Workspace
 
     if source is None:
-        from tests.serve_data import build_workspace
+        from tests.support.serve_data import build_workspace
 
         cfg = build_workspace(dest, online_store=store, dim=384, n_users=200)
     else:
@@ -162,9 +162,9 @@ def summarise(store: str, target: str, per: int, rate: int, lat: list[float], er
 
 def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | None, work: Path) -> list[Result]:
     """Both servers for one online store, every rate and request size."""
-    from pipelines import feast_store
-    from pipelines.config import load_config
-    from tests.serve_data import free_port, running_server
+    from pipelines.storage import feast_store
+    from pipelines.common.config import load_config
+    from tests.support.serve_data import free_port, running_server
 
     server = functools.partial(running_server, timeout=300.0)  # cold starts load Feast and the model
 
@@ -255,7 +255,7 @@ def main() -> None:
 
 
 def run(args) -> list[Result]:
-    from tests.redis_server import RedisServer
+    from tests.support.redis_server import RedisServer
 
     args.load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     results = []

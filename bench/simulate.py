@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 def _run(n_users: int, days: int, seed: int, repeats: int) -> dict:
     """Time `simulate` ``repeats`` times in this (fresh) process."""
-    from pipelines.simulator import simulate
+    from pipelines.simulate.simulator import simulate
 
     seconds, rows = [], {}
     for _ in range(repeats):

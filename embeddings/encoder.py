@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from pipelines.config import PowerTierConfig
+    from pipelines.common.config import PowerTierConfig
 
 Kind = Literal["query", "document"]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"

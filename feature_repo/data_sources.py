@@ -12,7 +12,7 @@ PUSHABLE = ("user_transactions", "user_review_profile", "user_search_profile")
 
 
 def batch_source(features_dir: Path, view: str) -> FileSource:
-    """The offline table of ``view`` (written by ``pipelines.feast_store.write_feature_table``)."""
+    """The offline table of ``view`` (written by ``pipelines.storage.feast_store.write_feature_table``)."""
     return FileSource(name=f"{view}_source", path=str(features_dir / f"{view}.parquet"),
                       timestamp_field="event_timestamp",
                       description=f"Offline rows of {view}, one per (user, time the value changes).")

@@ -12,8 +12,7 @@ from feast import Entity, FeatureView, Field, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Array, Float32, Float64, Int64, String
 
-from feature_repo.names import REQUEST_TIME_FIELD
-from ranking.transactional import INT_FEATURES_PREFIXES, transactional_feature_names
+from feature_repo.names import INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, transactional_feature_names
 
 # Rows are emitted whenever a value changes (including window expiries), so the latest row is
 # always exact: no TTL (0 = never expires).

@@ -6,3 +6,19 @@ PROJECT = "powertier"
 MODEL_SERVICES = {"tier": "tier_model_v1", "purchasing_power": "purchasing_power_v1"}
 # Request-time field of the on-demand view user_time_features (epoch seconds of the lookup).
 REQUEST_TIME_FIELD = "as_of_ts_s"
+
+
+# The columns of user_transactions: the features stage computes them, the Feast views declare them.
+def transactional_feature_names(windows: list[int]) -> list[str]:
+    """Feature columns of ``user_transactions`` in schema order (public names)."""
+    names = [f"spend_{w}d" for w in windows] + [f"orders_{w}d" for w in windows]
+    names += [f"avg_order_value_{w}d" for w in windows]
+    names += ["discount_share_365d", "returns_365d", "return_rate_365d", "cancels_365d",
+              "category_count_365d", "category_entropy_365d", "lifetime_spend", "lifetime_orders",
+              "searches_30d", "reviews_365d", "review_mean_rating", "current_tier",
+              "signup_ts_s", "last_order_ts_s"]
+    return names
+
+
+INT_FEATURES_PREFIXES = ("orders_", "returns_", "cancels_", "category_count_", "lifetime_orders",
+                         "searches_", "reviews_", "current_tier")

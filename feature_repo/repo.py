@@ -2,8 +2,8 @@
 (``data_dir`` of powertier.yaml / POWERTIER_DATA_DIR). PowerTier itself builds the same objects
 through ``feature_repo.build_definitions`` for whichever workspace it runs in."""
 
-from pipelines.config import load_config
-from pipelines.workspace import Workspace
+from pipelines.common.config import load_config
+from pipelines.common.workspace import Workspace
 
 from feature_repo.definitions import build_definitions
 

@@ -11,11 +11,17 @@ import warnings
 
 import typer
 
-from pipelines import stage_backtest, stage_embed, stage_features, stage_generate, stage_ingest
-from pipelines import stage_pipeline, stage_serve, stage_train
-from pipelines.cli_common import ConfigOpt, console, get_config
+from pipelines.backtest import cli as stage_backtest
+from pipelines.embed import cli as stage_embed
+from pipelines.features import cli as stage_features
+from pipelines.simulate import cli as stage_generate
+from pipelines.ingest import cli as stage_ingest
+from pipelines.batch import cli as stage_pipeline
+from pipelines.serve import cli as stage_serve
+from pipelines.train import cli as stage_train
+from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="PowerTier: membership tier and purchasing power from text embeddings + transactions.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
 app.add_typer(config_app, name="config")

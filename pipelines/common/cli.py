@@ -1,0 +1,54 @@
+"""Pieces every stage's ``cli.py`` shares: the consoles, the --config option, config loading, and
+the mapping of :class:`~pipelines.common.errors.UserError` to one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer._click.exceptions import ClickException  # the click that Typer >= 0.25 vendors
+from typer.core import TyperGroup
+
+from pipelines.common.config import PowerTierConfig, load_config
+from pipelines.common.errors import UserError
+
+# Wide enough for the metric tables when output is piped (rich assumes 80 columns then).
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 160)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML config file (default: ./powertier.yaml if present)."),
+]
+
+
+class _UserErrorExit(ClickException):
+    """How Click reports a UserError: the message in red on stderr, exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def show(self, file: object = None) -> None:
+        err_console.print(f"[bold red]error:[/] {self.message}")
+
+
+class PowerTierGroup(TyperGroup):
+    """The root command group: every command below it reports a UserError as a user mistake."""
+
+    def invoke(self, ctx):  # noqa: ANN001, ANN201 (Click's signature)
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            raise _UserErrorExit(exc.message) from exc
+
+
+def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:
+    """Load the effective config, turning validation problems into a UserError."""
+    from pydantic import ValidationError
+
+    try:
+        return load_config(config_path, **overrides)
+    except (ValidationError, FileNotFoundError, ValueError) as exc:
+        raise UserError(f"invalid configuration: {exc}") from exc

@@ -1,0 +1,191 @@
+"""The one typed configuration of PowerTier.
+
+Precedence (highest first): explicit overrides (CLI options) > environment variables
+(``POWERTIER_*``, nested with ``__``, e.g. ``POWERTIER_TRAIN__TRIALS=5``) > the YAML file
+(``powertier.yaml`` in the current directory, or ``--config FILE``) > the defaults below.
+Every layer is a pydantic-settings source, and every model forbids unknown keys, so a typo at any
+depth (``train: {trails: 3}``, ``POWERTIER_TRAIN__TRAILS``) fails with the key's name.
+``POWERTIER_DATA_DIR`` moves the whole workspace. Secrets (the Redis URL, the API key) are
+read from the environment only and are never written back by ``config show``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
+                               YamlConfigSettingsSource)
+
+CONFIG_FILE_NAME = "powertier.yaml"
+# The YAML file of the config being loaded (a settings source needs it at class level).
+_YAML_FILE: ContextVar[Path | None] = ContextVar("powertier_yaml_file", default=None)
+
+
+class _Section(BaseModel):
+    """A nested config section: unknown keys are errors, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class IngestConfig(_Section):
+    max_text_chars: int = Field(2000, gt=0, description="Longer review/search texts are quarantined.")
+
+
+class FeatureConfig(_Section):
+    windows_days: list[int] = Field(default=[7, 30, 90, 365], description="Trailing windows (t - w, t].")
+    search_half_life_days: float = Field(30.0, gt=0, description="Half-life of the search-profile decay.")
+
+    @field_validator("windows_days")
+    @classmethod
+    def _sorted_positive(cls, v: list[int]) -> list[int]:
+        if not v or any(w <= 0 for w in v):
+            raise ValueError("windows_days must be a non-empty list of positive integers")
+        return sorted(set(v))
+
+
+class EncoderConfig(_Section):
+    model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or local path.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto", description="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32.")
+    batch_size: int = Field(16, gt=0)
+    min_chars: int = Field(3, ge=0, description="Cleaned texts shorter than this are dropped.")
+    spam_min_users: int = Field(5, ge=2, description="Same long text posted by this many users = spam.")
+    spam_min_chars: int = Field(100, ge=1, description="'Long' for the spam_min_users rule, in characters.")
+    num_threads: int | None = Field(None, ge=1, description="torch CPU threads (default: torch's choice; "
+                                    "1 is much faster on an oversubscribed machine).")
+
+
+class TrainConfig(_Section):
+    every_days: int = Field(30, gt=0, description="Spacing of training cutoffs.")
+    n_cutoffs: int = Field(6, gt=0, description="Cutoffs ending one horizon before as_of.")
+    split: Literal["time", "user"] = "time"
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    trials: int = Field(4, ge=0, description="Optuna trials per LightGBM model (0 = defaults only).")
+    projection: Literal["pca", "none"] = "pca"
+    projection_dims: int = Field(16, gt=0, description="Dimensions kept per text view.")
+    num_boost_round: int = Field(400, gt=0)
+    early_stopping_rounds: int = Field(30, gt=0)
+    num_threads: int = Field(1, gt=0, description="LightGBM threads; fixed so that training is reproducible.")
+
+
+class BacktestConfig(_Section):
+    psi_threshold: float = Field(0.2, gt=0)
+    metric_drop: float = Field(0.1, gt=0, description="Relative drop vs the first cutoff that asks for a retrain.")
+
+
+class ServeConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_batch: int = Field(256, gt=0)
+
+
+class PowerTierConfig(BaseSettings):
+    """Effective configuration of one PowerTier workspace."""
+
+    model_config = SettingsConfigDict(env_prefix="POWERTIER_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(Path("data"), description="Everything the pipeline writes lives here "
+                           "(relative: to the config file's folder, else to the current directory).")
+    as_of: datetime | None = Field(None, description="Reference time; default = latest curated event.")
+    horizon_days: int = Field(90, gt=0, description="Prediction horizon H.")
+    tiers: list[str] = Field(default=["bronze", "silver", "gold", "platinum"], description="Ordered, low to high.")
+    seed: int = 42
+    online_store: Literal["sqlite", "redis"] = "sqlite"
+    ingest: IngestConfig = IngestConfig()
+    features: FeatureConfig = FeatureConfig()
+    encoder: EncoderConfig = EncoderConfig()
+    train: TrainConfig = TrainConfig()
+    backtest: BacktestConfig = BacktestConfig()
+    serve: ServeConfig = ServeConfig()
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            return v.replace(tzinfo=timezone.utc)
+        return v.astimezone(timezone.utc) if v is not None else None
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_tiers(cls, v: list[str]) -> list[str]:
+        if len(v) < 2 or len(set(v)) != len(v):
+            raise ValueError("tiers must list at least two distinct names, lowest first")
+        return v
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest first: CLI overrides (init kwargs) > POWERTIER_* environment > the YAML file.
+        return init_settings, env_settings, _YamlSource(settings_cls, _YAML_FILE.get())
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-able data (no secrets live here)."""
+        return self.model_dump(mode="json")
+
+
+class _YamlSource(YamlConfigSettingsSource):
+    """The YAML layer; a relative ``data_dir`` in the file means relative to the file's folder."""
+
+    def __init__(self, settings_cls: type[BaseSettings], file: Path | None) -> None:
+        self._file = file
+        super().__init__(settings_cls, yaml_file=file)
+
+    def _read_file(self, file_path: Path) -> dict[str, Any]:
+        data = yaml.safe_load(Path(file_path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{file_path}: expected a mapping at the top level")
+        if "data_dir" in data and not Path(str(data["data_dir"])).is_absolute():
+            data["data_dir"] = str(Path(file_path).resolve().parent / str(data["data_dir"]))
+        return data
+
+
+def config_file(path: Path | None) -> Path | None:
+    """The YAML file to read: ``--config`` if given (it must exist), else ./powertier.yaml if present."""
+    if path is not None:
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return Path(path)
+    default = Path.cwd() / CONFIG_FILE_NAME
+    return default if default.is_file() else None
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> PowerTierConfig:
+    """YAML (if any) < ``POWERTIER_*`` environment < explicit overrides (None values are ignored)."""
+    token = _YAML_FILE.set(config_file(path))
+    try:
+        return PowerTierConfig(**_nested({k: v for k, v in overrides.items() if v is not None}))
+    finally:
+        _YAML_FILE.reset(token)
+
+
+def _nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``{"train__trials": 3}`` into ``{"train": {"trials": 3}}``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        parts = key.split("__")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return out
+
+
+def redis_url() -> str:
+    """Redis connection string for the online store, from the environment only."""
+    return os.environ.get("POWERTIER_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -1,0 +1,84 @@
+"""Orchestration of the feature and label stages: curated Parquet in, feature/label tables out."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.common.errors import UserError
+from pipelines.common.config import PowerTierConfig
+from pipelines.storage.curated import load_curated
+from pipelines.storage.feast_store import write_feature_table
+from pipelines.storage.files import to_utc_us, write_parquet
+from pipelines.common.workspace import Workspace
+from pipelines.features.labels import as_utc, build_labels, cutoff_range
+from pipelines.features.transactional import build_transactional_features
+
+
+def build_transactions(cfg: PowerTierConfig) -> tuple[int, Path]:
+    """Compute ``user_transactions`` from the curated tables and write its offline table."""
+    ws = Workspace(cfg.data_dir)
+    t = load_curated(ws)
+    feats = build_transactional_features(t["users"], t["orders"], cfg.features.windows_days, cfg.tiers,
+                                         tiers=t["tiers"], reviews=t["reviews"], searches=t["searches"])
+    write_feature_table(ws, "user_transactions", feats)
+    return len(feats), ws.feature_table("user_transactions")
+
+
+def build_label_table(cfg: PowerTierConfig, cutoffs: list[pd.Timestamp], horizon_days: int) -> pd.DataFrame:
+    """Labels for ``cutoffs`` from the curated tables."""
+    t = load_curated(Workspace(cfg.data_dir))
+    return build_labels(t["users"], t["orders"], cutoffs, horizon_days, cfg.tiers, tiers=t["tiers"])
+
+
+def parse_days(text: str | int) -> int:
+    """'90d' / '90' -> 90."""
+    match = re.fullmatch(r"\s*(\d+)\s*d?\s*", str(text))
+    if not match or int(match.group(1)) <= 0:
+        raise UserError(f"expected a positive number of days like '90d', got {text!r}")
+    return int(match.group(1))
+
+
+def parse_cutoffs(listed: str | None, start: datetime | None, end: datetime | None,
+                  every_days: int) -> list[pd.Timestamp]:
+    """Cutoffs from a comma-separated list or from start/end/every (exactly one of the two)."""
+    if listed and (start or end):
+        raise UserError("give either --cutoffs or --start/--end, not both")
+    if listed:
+        try:
+            return sorted(as_utc(x.strip()) for x in listed.split(",") if x.strip())
+        except ValueError as exc:
+            raise UserError(f"bad --cutoffs value: {exc}") from exc
+    if not (start and end):
+        raise UserError("give --cutoffs LIST or both --start and --end")
+    if end < start:
+        raise UserError("--end is before --start")
+    return cutoff_range(start, end, every_days)
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A Parquet or CSV entity/label file (timestamps parsed as UTC)."""
+    if not path.exists():
+        raise UserError(f"file not found: {path}")
+    try:
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
+        raise UserError(f"cannot read {path}: {exc}") from exc
+    if "event_timestamp" in frame:
+        try:
+            frame["event_timestamp"] = to_utc_us(frame["event_timestamp"])
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"{path}: event_timestamp is not a timestamp column: {exc}") from exc
+    return frame
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write Parquet (default) or CSV by suffix."""
+    if path.suffix == ".csv":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False)
+    else:
+        write_parquet(frame, path)

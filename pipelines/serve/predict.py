@@ -1,0 +1,201 @@
+"""Online scoring: the run's feature service read from the Feast online store, the run's model
+in-process, one JSON-able dict per requested user.
+
+The service is resolved once at start-up. Its stored feature views are read from the online store
+in one Feast call by feature reference, and its pandas on-demand views (the time-relative
+features) run in-process with the very UDF registered in Feast: Feast's own on-demand plumbing
+(Arrow -> pandas -> Arrow for every source feature) cost ~85% of a lookup (7-12 ms against
+0.6 ms for the stored views on a busy 2-core box). Features stay in ``to_dict()`` columns and the
+model runs on arrays (``pipelines.serve.scoring``), checked against ``TwoStageModel.predict``
+at start-up; the skew test holds both paths to the batch numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from feature_repo.names import REQUEST_TIME_FIELD
+from pipelines.storage.feast_store import feature_ts_column
+from pipelines.serve.scoring import Columns, FastScorer, Outputs, model_outputs, probe_columns, verify
+from pipelines.storage.files import read_json
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+    from ranking.model import TwoStageModel
+
+
+class StoreUnavailable(RuntimeError):
+    """The online store could not be read or written (Redis down, SQLite file locked or gone)."""
+
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean "the online store is unreachable", not "bad request" or "bug"."""
+    import redis
+
+    return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, sqlite3.OperationalError,
+            ConnectionError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class OnDemand:
+    """A pandas on-demand view of the service: its UDF, the columns it reads and writes."""
+
+    udf: Any
+    inputs: list[str]
+    outputs: list[str]
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """Everything ``/v1/predict`` needs, loaded once."""
+
+    model: TwoStageModel
+    run_id: str
+    service: FeatureService
+    features: list[str]
+    ts_columns: list[str]
+    refs: list[str] | None = None  # stored features as "view:feature"; None = let Feast run everything
+    on_demand: tuple[OnDemand, ...] = ()
+    fast: FastScorer | None = None
+
+
+def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
+    """The run's model and its feature service (which must serve every model input)."""
+    from pipelines.storage.artifact import load_model
+
+    meta = read_json(run_dir / "features.json")
+    name = meta.get("feature_service")
+    if not name:
+        raise ValueError(f"{run_dir}/features.json names no feature service; this run cannot be served online")
+    try:
+        service = store.get_feature_service(name)
+    except Exception as exc:  # Feast raises FeatureServiceNotFoundException (not a LookupError)
+        raise LookupError(f"feature service {name!r} is not registered; run `powertier features apply`") from exc
+    model = load_model(run_dir)
+    features = [f.name for proj in service.feature_view_projections for f in proj.features]
+    missing = [c for c in model.required_columns() if c not in features]
+    if missing:
+        raise ValueError(f"feature service {name!r} lacks model inputs {missing}")
+    ts_columns = [c for c in (feature_ts_column(p.name) for p in service.feature_view_projections) if c in features]
+    run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    run_id = run_json.get("run_id", run_dir.name)
+    refs, on_demand = _split_service(store, service)
+    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model))
+
+
+def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[str] | None, tuple[OnDemand, ...]]:
+    """Stored feature refs and in-process on-demand views; (None, ()) if one cannot run in-process."""
+    odfvs = {v.name: v for v in store.list_on_demand_feature_views()}
+    refs, on_demand = [], []
+    for proj in service.feature_view_projections:
+        view = odfvs.get(proj.name)
+        if view is None:
+            refs += [f"{proj.name}:{f.name}" for f in proj.features]
+        elif view.mode == "pandas" and not getattr(view, "write_to_online_store", False):
+            inputs = [f.name for p in view.source_feature_view_projections.values() for f in p.features]
+            inputs += [f.name for src in view.source_request_sources.values() for f in src.schema]
+            on_demand.append(OnDemand(view.feature_transformation.udf, inputs, [f.name for f in proj.features]))
+        else:
+            return None, ()
+    return refs, tuple(on_demand)
+
+
+def check_fast_path(store: FeatureStore, pred: Predictor, user_ids: list[str]) -> Predictor:
+    """Keep the array scorer only if it reproduces ``TwoStageModel.predict`` on seeded synthetic
+    rows and on these users' online rows (plus a cold start; skipped while the store is down);
+    otherwise serve through ``predict`` and say why in the log."""
+    samples = [probe_columns(pred.model, pred.features)]
+    try:
+        samples.append(lookup(store, pred, [*user_ids, "__powertier_probe__"], datetime.now(timezone.utc)))
+    except StoreUnavailable as exc:
+        logging.getLogger("powertier.serve").warning("online store down at start-up (%s); array scorer "
+                                                     "checked on synthetic rows only", exc)
+    problem = "model has no array scorer" if pred.fast is None else next(
+        (p for p in (verify(pred.fast, data) for data in samples) if p), None)
+    if problem is None:
+        return pred
+    logging.getLogger("powertier.serve").warning("array scorer disabled: %s; using TwoStageModel.predict", problem)
+    return replace(pred, fast=None)
+
+
+def lookup(store: FeatureStore, pred: Predictor, user_ids: list[str], as_of: datetime) -> Columns:
+    """Columns ``user_id`` + the service's features at ``as_of``, one value per requested user."""
+    now = as_of.timestamp()
+    try:
+        if pred.refs is None:
+            rows = [{"user_id": str(u), REQUEST_TIME_FIELD: now} for u in user_ids]
+            data = store.get_online_features(features=pred.service, entity_rows=rows).to_dict()
+        else:
+            rows = [{"user_id": str(u)} for u in user_ids]
+            data = store.get_online_features(features=pred.refs, entity_rows=rows).to_dict()
+    except store_errors() as exc:
+        raise StoreUnavailable(f"online store unavailable: {exc}") from exc
+    data[REQUEST_TIME_FIELD] = [now] * len(user_ids)
+    for view in pred.on_demand:
+        out = view.udf(_udf_input(data, view.inputs))
+        data.update({c: [None if pd.isna(v) else float(v) for v in out[c]] for c in view.outputs})
+    return {c: data[c] for c in ("user_id", *pred.features)}
+
+
+def _udf_input(data: Columns, inputs: list[str]) -> pd.DataFrame:
+    """The UDF's input frame: one float64 block when every input is numeric (the usual case, ~20x
+    cheaper than building the columns one by one), column by column otherwise."""
+    try:
+        matrix = np.array([[np.nan if v is None else v for v in data[c]] for c in inputs], dtype=np.float64)
+        return pd.DataFrame(matrix.T, columns=inputs)
+    except (TypeError, ValueError):  # vectors or strings among the inputs
+        return pd.DataFrame({c: _column(data[c]) for c in inputs})
+
+
+def _column(values: list[Any]) -> pd.Series:
+    """A Feast column as the UDF sees it in Feast's pandas mode: numbers as float64 (null = NaN)."""
+    try:
+        return pd.Series(values, dtype="float64")
+    except (TypeError, ValueError):  # vectors, strings
+        return pd.Series(values, dtype=object)
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    if epoch_s is None or math.isnan(epoch_s):
+        return None
+    return datetime.fromtimestamp(epoch_s, timezone.utc).isoformat()
+
+
+def _newest(data: Columns, columns: list[str], i: int) -> float | None:
+    stamps = [data[c][i] for c in columns if data[c][i] is not None and not math.isnan(data[c][i])]
+    return max(stamps) if stamps else None
+
+
+def score(pred: Predictor, data: Columns) -> list[dict[str, Any]]:
+    """Model outputs per user of a :func:`lookup`, in the API's response shape.
+
+    A user without any feature row is a cold start: the model still answers (every input
+    missing, which LightGBM routes down its learned default branches) and ``cold_start`` says so.
+    """
+    out: Outputs = pred.fast.predict(data) if pred.fast is not None else model_outputs(pred.model, data)
+    tiers = list(pred.model.params.tiers)
+    results = []
+    for i, user in enumerate(data["user_id"]):
+        newest = _newest(data, pred.ts_columns, i)
+        proba = out.proba[i] if out.proba is not None else None
+        results.append({
+            "user_id": str(user),
+            "tier": tiers[int(proba.argmax())] if proba is not None else None,
+            "tier_probabilities": {t: float(p) for t, p in zip(tiers, proba)} if proba is not None else {},
+            "purchasing_power": float(out.purchasing_power[i]),
+            "cold_start": newest is None,
+            "feature_timestamp": _iso(newest),
+            "reasons": out.reasons[i],
+            "tier_reasons": out.tier_reasons[i],
+        })
+    return results

@@ -1,0 +1,149 @@
+"""Resources of one server process, loaded once in the app's lifespan: the feature store (with
+serving timeouts), the predictor, the event path's curated index and the text encoder."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.common.config import PowerTierConfig
+from pipelines.serve.events import EventContext
+from pipelines.serve.predict import Predictor, StoreUnavailable, store_errors
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from pipelines.serve.events import Encoder
+
+STORE_TIMEOUT_S = 0.5  # Redis connect/read timeout: an outage answers 503 quickly instead of hanging
+log = logging.getLogger("powertier.serve")
+
+
+@dataclass
+class Breaker:
+    """After an online-store failure, answer 503 at once for ``cooldown_s`` instead of making every
+    request wait on a dead store (predictions run on the event loop, so waiting would stall it)."""
+
+    cooldown_s: float = 2 * STORE_TIMEOUT_S
+    open_until: float = 0.0
+    last_error: str = ""
+
+    def check(self) -> None:
+        if time.monotonic() < self.open_until:
+            raise StoreUnavailable(f"online store unavailable (retrying shortly): {self.last_error}")
+
+    def failed(self, exc: Exception) -> None:
+        self.open_until, self.last_error = time.monotonic() + self.cooldown_s, str(exc)
+
+
+@dataclass
+class ServeState:
+    """Resources of one server process."""
+
+    cfg: PowerTierConfig
+    store: FeatureStore
+    predictor: Predictor
+    events: EventContext | None
+    events_error: str | None
+    store_lock: Any
+    breaker: Breaker
+
+
+def open_store(cfg: PowerTierConfig) -> FeatureStore:
+    """The workspace's store with serving timeouts: short Redis socket timeouts, one quick retry."""
+    from feast import FeatureStore
+
+    from pipelines.storage import feast_store
+
+    rc = feast_store.repo_config(cfg)
+    if cfg.online_store != "redis":
+        return FeatureStore(config=rc)
+    conn = rc.online_store.connection_string
+    for opt in ("socket_timeout", "socket_connect_timeout"):
+        conn += f",{opt}={STORE_TIMEOUT_S}" if f"{opt}=" not in conn else ""
+    store = FeatureStore(config=rc.model_copy(update={"online_store": rc.online_store.model_copy(
+        update={"connection_string": conn})}))
+    _fast_redis_retry(store)
+    return store
+
+
+def _redis_client(store: FeatureStore):
+    # Feast keeps its redis-py client private; serving needs it to bound retries and to ping.
+    online = store._get_provider().online_store
+    return online._get_client(store.config.online_store)
+
+
+def _fast_redis_retry(store: FeatureStore) -> None:
+    """redis-py retries 3 times with up to ~14 s of backoff by default; serving wants one immediate
+    retry (a pooled connection gone stale across a Redis restart) and then a fast failure."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    _redis_client(store).set_retry(Retry(NoBackoff(), 1))
+
+
+def default_encoder(cfg: PowerTierConfig) -> Encoder:
+    """The embedding job's encoder, loaded once."""
+    from embeddings.encoder import canonical_texts, encode, load_encoder, model_info
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars among the JSON log lines
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = load_encoder(cfg)
+    lowercase = bool(model_info(model)["lowercase"])
+    # canonical_texts: the embedding job keys and encodes texts in this form (lower-cased for MiniLM).
+    return lambda texts, kind: encode(model, canonical_texts(texts, lowercase), kind, cfg.encoder.batch_size)
+
+
+def load_state(cfg: PowerTierConfig, run_dir: Path,
+               encoder_factory: Callable[[PowerTierConfig], Encoder]) -> ServeState:
+    """Open the store, load the model and the event path's resources (heavy; once per process)."""
+    from pipelines.serve.events import load_event_context
+    from pipelines.serve.predict import check_fast_path, load_predictor
+
+    started = time.perf_counter()
+    store = open_store(cfg)
+    predictor = load_predictor(store, run_dir)
+    lock = threading.Lock() if cfg.online_store == "sqlite" else contextlib.nullcontext()
+    events, error = None, None
+    try:
+        encoder = encoder_factory(cfg)
+    except Exception as exc:  # serving scores without an encoder; only text events need one
+        encoder, error = None, f"text encoder not loaded: {exc}"
+        log.warning(error)
+    try:
+        events = load_event_context(cfg, store, encoder, lock)
+    except Exception as exc:  # e.g. no curated data in this workspace: predict still works
+        error = f"event path disabled: {exc}"
+        log.warning(error)
+    probe = events.curated["users"]["user_id"].head(16).tolist() if events is not None else []
+    predictor = check_fast_path(store, predictor, probe)
+    log.info("ready", extra={"fields": {"run_id": predictor.run_id, "online_store": cfg.online_store,
+                                        "service": predictor.service.name, "array_scorer": predictor.fast is not None,
+                                        "startup_s": round(time.perf_counter() - started, 3)}})
+    return ServeState(cfg, store, predictor, events, error, lock, Breaker())
+
+
+def store_reachable(state: ServeState) -> tuple[bool, str]:
+    """Cheap liveness probe of the online store (no feature read)."""
+    try:
+        if state.cfg.online_store == "redis":
+            _redis_client(state.store).ping()
+        else:
+            path = Path(state.store.config.online_store.path)
+            if not path.exists():
+                return False, f"SQLite online store {path} does not exist"
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=STORE_TIMEOUT_S)) as c:
+                c.execute("select 1").fetchone()
+        return True, "ok"
+    except store_errors() as exc:
+        return False, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,74 @@
+"""Pure, incremental feature updates for one user and one event (no I/O).
+
+* ``user_transactions``: recomputed for that user only, with the batch function
+  (``pipelines.features.transactional``), from the user's curated rows plus logged events.
+* review profile: running mean of the review vectors, ``p' = (n p + v) / (n + 1)``.
+* search profile: exponentially decayed mean with half-life ``h`` days. With ``W`` the decayed
+  weight sum at the profile's time ``t0`` and a search at ``e``, both brought to ``t = max(t0, e)``:
+  ``W' = W 2^-(t-t0)/h + 2^-(t-e)/h`` and ``p' = (p W 2^-(t-t0)/h + v 2^-(t-e)/h) / W'``
+  (``t`` is the pushed row's time, see ``stamp``).
+
+Rows are stamped strictly later than the stored row (``stamp``): Feast's Redis store ignores a
+write that is not newer than what it holds, and a late event must still reach the online value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.features.transactional import build_transactional_features
+
+ONE_US = pd.Timedelta(1, unit="us")
+
+
+def stamp(event_ts: pd.Timestamp, stored_ts_s: float | None) -> pd.Timestamp:
+    """Time of the pushed row: the event time, or just after the stored row if that is later."""
+    if stored_ts_s is None or np.isnan(stored_ts_s):
+        return event_ts
+    stored = pd.Timestamp(round(stored_ts_s * 1e6), unit="us", tz="UTC")
+    return max(event_ts, stored + ONE_US)
+
+
+def epoch_s(ts: pd.Timestamp) -> float:
+    """Epoch seconds with microsecond precision, as ``feast_store.write_feature_table`` stores them."""
+    return (pd.Timestamp(ts).value // 1000) / 1e6  # .value is in ns whatever the unit
+
+
+def transactions_row(tables: dict[str, pd.DataFrame | None], user_id: str, at: pd.Timestamp,
+                     windows: list[int], tier_names: list[str]) -> pd.DataFrame:
+    """The user's ``user_transactions`` row as of ``at`` from that user's rows of every table,
+    stamped ``at`` (``event_timestamp`` and ``user_transactions_ts``)."""
+    users = tables["users"]
+    if users is None or not (users["user_id"] == user_id).any():
+        raise ValueError(f"user {user_id!r} is not among the curated users")
+    feats = build_transactional_features(users, tables["orders"], windows, tier_names, tiers=tables.get("tiers"),
+                                         reviews=tables.get("reviews"), searches=tables.get("searches"))
+    rows = feats[(feats["user_id"] == user_id) & (feats["event_timestamp"] <= at)]
+    if rows.empty:
+        raise ValueError(f"user {user_id!r} has no feature row at {at} (event before signup?)")
+    row = rows.iloc[[-1]].reset_index(drop=True)
+    row["event_timestamp"] = pd.Series([at]).astype("datetime64[us, UTC]")
+    row["user_transactions_ts"] = epoch_s(at)
+    return row
+
+
+def running_mean(prev: np.ndarray | None, count: int, vec: np.ndarray) -> tuple[np.ndarray, int]:
+    """Mean of ``count`` vectors (``prev``) with one more vector."""
+    vec = np.asarray(vec, dtype=np.float64)
+    if prev is None or count <= 0:
+        return vec, 1
+    return (np.asarray(prev, dtype=np.float64) * count + vec) / (count + 1), count + 1
+
+
+def decayed_mean(prev: np.ndarray | None, weight: float | None, prev_ts_s: float | None, vec: np.ndarray,
+                 event_ts_s: float, at_s: float, half_life_days: float) -> tuple[np.ndarray, float]:
+    """Decayed mean with one more vector, as of ``at_s`` (>= both times): ``(profile, weight sum)``."""
+    vec = np.asarray(vec, dtype=np.float64)
+    h = half_life_days * 86400.0
+    w_new = 0.5 ** ((at_s - event_ts_s) / h)
+    if prev is None or weight is None or np.isnan(weight) or weight <= 0 or prev_ts_s is None or np.isnan(prev_ts_s):
+        return vec, w_new
+    w_old = weight * 0.5 ** ((at_s - prev_ts_s) / h)
+    total = w_old + w_new
+    return (np.asarray(prev, dtype=np.float64) * w_old + vec * w_new) / total, total

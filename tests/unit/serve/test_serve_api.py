@@ -1,0 +1,328 @@
+"""Contract tests of the serving API (FastAPI TestClient, SQLite online store, a stand-in encoder)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from embeddings.profiles import review_profiles
+from pipelines.storage import feast_store
+from pipelines.serve.app import create_app
+from pipelines.serve.logs import JsonFormatter
+from pipelines.serve.predict import check_fast_path, lookup, score
+from pipelines.serve.scoring import FastScorer, verify
+from pipelines.common.workspace import Workspace
+from pipelines.features.transactional import build_transactional_features
+from tests.support.pit_data import TIERS
+from tests.support.serve_data import AS_OF, RUN_ID, SERVICE, build_workspace, fake_encoder, fake_vector, wait_until
+
+KNOWN = ["u03", "u04", "u07"]  # never touched by the event tests below
+ISO_AS_OF = AS_OF.isoformat()
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory):
+    return build_workspace(tmp_path_factory.mktemp("serve") / "ws")
+
+
+@pytest.fixture(scope="module")
+def run_dir(cfg):
+    return Workspace(cfg.data_dir).runs / RUN_ID
+
+
+@pytest.fixture(scope="module")
+def client(cfg, run_dir):
+    with TestClient(create_app(cfg, run_dir, encoder_factory=lambda _: fake_encoder)) as c:
+        yield c
+
+
+def _predict(client, users, as_of=ISO_AS_OF, **kw):
+    return client.post("/v1/predict", json={"user_ids": users, "as_of": as_of}, **kw)
+
+
+def _online(cfg, user, as_of=AS_OF):
+    store = feast_store.open_store(cfg)
+    return feast_store.online_features(store, [user], SERVICE, as_of=as_of).iloc[0]
+
+
+def test_probes_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ready" and ready.json()["run_id"] == RUN_ID
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert 'powertier_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
+    assert "powertier_http_request_seconds_bucket" in metrics.text
+
+
+def test_predict_contract_for_known_unknown_and_repeated_users(client):
+    before = _metric(client, "powertier_cold_starts_total")
+    resp = _predict(client, ["u03", "nobody", "u03"])
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["run_id"] == RUN_ID and [p["user_id"] for p in body["predictions"]] == ["u03", "nobody", "u03"]
+    known, cold, again = body["predictions"]
+    assert known == again
+    for p in (known, cold):
+        assert set(p) >= {"user_id", "tier", "tier_probabilities", "purchasing_power", "cold_start",
+                          "feature_timestamp", "reasons"}
+        assert list(p["tier_probabilities"]) == TIERS
+        assert math.isclose(sum(p["tier_probabilities"].values()), 1.0, abs_tol=1e-9)
+        assert p["tier"] == max(p["tier_probabilities"], key=p["tier_probabilities"].get)
+        assert p["purchasing_power"] >= 0 and len(p["reasons"]) == 3
+        assert all(set(r) == {"group", "contribution"} for r in p["reasons"])
+    assert known["cold_start"] is False and cold["cold_start"] is True
+    assert cold["feature_timestamp"] is None
+    assert pd.Timestamp(known["feature_timestamp"]) <= pd.Timestamp(AS_OF)
+    assert _metric(client, "powertier_cold_starts_total") == before + 1
+
+
+@pytest.mark.parametrize(("kwargs", "status"), [
+    ({"json": {"user_ids": []}}, 422),
+    ({"json": {"user_ids": "u03"}}, 422),
+    ({"json": {"user_ids": [3, 4]}}, 422),
+    ({"json": {"user_ids": ["u03", ""]}}, 422),
+    ({"json": {"users": ["u03"]}}, 422),
+    ({"json": {"user_ids": ["u03"], "as_of": "yesterday"}}, 422),
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422),
+    ({"json": {"user_ids": [f"u{i}" for i in range(257)]}}, 413),
+])
+def test_predict_rejects_malformed_and_oversize_bodies(client, kwargs, status):
+    resp = client.post("/v1/predict", **kwargs)
+    assert resp.status_code == status
+    assert isinstance(resp.json()["error"], str) and resp.json()["error"]
+
+
+def test_max_batch_is_accepted(client):
+    resp = client.post("/v1/predict", json={"user_ids": [f"u{i % 25:02d}" for i in range(256)]})
+    assert resp.status_code == 200 and len(resp.json()["predictions"]) == 256
+
+
+def test_unknown_route_and_method_are_json_errors(client):
+    assert client.get("/v1/nothing").status_code == 404 and "error" in client.get("/v1/nothing").json()
+    assert client.get("/v1/predict").status_code == 405
+
+
+def test_api_key_guards_every_v1_route(cfg, run_dir, monkeypatch):
+    monkeypatch.setenv("POWERTIER_API_KEY", "s3cret")
+    with TestClient(create_app(cfg, run_dir, encoder_factory=lambda _: fake_encoder)) as c:
+        assert c.get("/healthz").status_code == 200 and c.get("/readyz").status_code == 200
+        assert _predict(c, ["u03"]).status_code == 401
+        assert _predict(c, ["u03"], headers={"X-API-Key": "wrong"}).status_code == 401
+        assert c.post("/v1/events/order", json={}).status_code == 401  # auth before validation
+        assert _predict(c, ["u03"], headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert "error" in _predict(c, ["u03"]).json()
+
+
+def test_online_predictions_equal_batch_predictions_at_the_same_as_of(client, cfg, run_dir):
+    """Training/serving skew: the historical (offline) features through the same model give the
+    same numbers as /v1/predict for the same users and as-of time."""
+    from pipelines.train.job import batch_predict  # what `powertier predict` runs
+
+    users = KNOWN + ["nobody"]
+    online = {p["user_id"]: p for p in _predict(client, users).json()["predictions"]}
+    entity = pd.DataFrame({"user_id": users, "event_timestamp": [pd.Timestamp(AS_OF)] * len(users)})
+    batch = batch_predict(cfg, run_dir, entity)
+    assert batch["user_id"].tolist() == users
+    for row in batch.to_dict("records"):
+        got = online[row["user_id"]]
+        assert got["purchasing_power"] == pytest.approx(row["purchasing_power"], rel=1e-9, abs=1e-12)
+        assert got["tier"] == row["tier"]
+        for t in TIERS:
+            assert got["tier_probabilities"][t] == pytest.approx(row[f"tier_proba_{t}"], rel=1e-9, abs=1e-12)
+        reasons = json.loads(row["reasons"]) if isinstance(row["reasons"], str) else row["reasons"]
+        assert [r["group"] for r in got["reasons"]] == [r["group"] for r in reasons]
+        assert [r["contribution"] for r in got["reasons"]] == pytest.approx([r["contribution"] for r in reasons])
+
+
+def test_lookup_equals_the_feast_sdk_through_the_whole_service(client, cfg):
+    """Stored views by reference + the on-demand UDF in-process == Feast's own service lookup."""
+    state = client.app.state.serve
+    users = KNOWN + ["u00", "u01", "nobody"]  # u00: no order ever (recency null), nobody: no row
+    got = lookup(state.store, state.predictor, users, AS_OF)
+    want = feast_store.online_features(feast_store.open_store(cfg), users, SERVICE, as_of=AS_OF)
+    assert list(got) == list(want.columns) and got["user_id"] == users
+    for name in want.columns.drop("user_id"):
+        for a, b in zip(got[name], want[name]):
+            if np.ndim(b):
+                np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-7)
+            else:
+                assert (a is None or pd.isna(a)) == pd.isna(b) and (pd.isna(b) or a == pytest.approx(b)), name
+
+
+def test_array_scorer_is_verified_against_model_predict(client):
+    state = client.app.state.serve
+    assert state.predictor.fast is not None  # passed the start-up check
+    data = lookup(state.store, state.predictor, KNOWN + ["nobody"], AS_OF)
+    assert verify(state.predictor.fast, data) is None
+    drifted = copy.deepcopy(state.predictor.model)  # a model whose design the array path does not know
+    original = drifted.design
+    drifted.design = lambda frame: original(frame) * -3.0 + 1e4
+    pred = replace(state.predictor, model=drifted, fast=FastScorer(drifted))
+    assert check_fast_path(state.store, pred, KNOWN).fast is None  # falls back to TwoStageModel.predict
+    assert score(replace(pred, fast=None), data)[0]["purchasing_power"] >= 0
+
+
+def _event_log(cfg, table):
+    path = Workspace(cfg.data_dir).events / f"{table}.parquet"
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["user_id"])
+
+
+def test_order_event_is_reflected_by_the_next_predict(client, cfg):
+    user, ts = "u05", pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    before = _online(cfg, user, ts)
+    event = {"user_id": user, "ts": ts.isoformat(), "order_id": "live-o1", "amount": 250.0,
+             "status": "completed", "category": "books", "discount": 10.0}
+    resp = client.post("/v1/events/order", json=event)
+    assert resp.status_code == 202, resp.text
+    assert resp.json()["updated_views"] == ["user_transactions"]
+    after = _online(cfg, user, ts)
+    assert after["lifetime_spend"] == pytest.approx(before["lifetime_spend"] + 250.0)
+    assert after["lifetime_orders"] == before["lifetime_orders"] + 1 and after["days_since_last_order"] == 0.0
+    # The pushed row equals the batch computation over curated + event at the event time.
+    ws = Workspace(cfg.data_dir)
+    tables = {t: pd.read_parquet(ws.curated_table(t)) for t in ("users", "orders", "tiers", "reviews", "searches")}
+    orders = pd.concat([tables["orders"], _event_log(cfg, "orders")], ignore_index=True)
+    feats = build_transactional_features(tables["users"], orders, cfg.features.windows_days, TIERS,
+                                         tiers=tables["tiers"], reviews=tables["reviews"], searches=tables["searches"])
+    want = feats[(feats.user_id == user) & (feats.event_timestamp <= ts)].iloc[-1]
+    for name in ("spend_30d", "orders_365d", "avg_order_value_90d", "discount_share_365d", "category_count_365d"):
+        assert after[name] == pytest.approx(want[name], nan_ok=True), name
+    pred = _predict(client, [user], as_of=(ts + pd.Timedelta(hours=1)).isoformat()).json()["predictions"][0]
+    assert pd.Timestamp(pred["feature_timestamp"]) == ts and pred["cold_start"] is False
+    logged = _event_log(cfg, "orders").set_index("order_id").loc["live-o1"]
+    assert logged["user_id"] == user and logged["amount"] == 250.0 and logged["ts"] == ts
+
+
+def test_review_event_updates_the_profile_like_the_batch_job(client, cfg):
+    user, ts = "u06", pd.Timestamp(AS_OF) + pd.Timedelta(days=2)
+    text = "Lovely shoes, write me at jane.doe@example.com"
+    resp = client.post("/v1/events/review", json={"user_id": user, "ts": ts.isoformat(), "text": text, "rating": 5})
+    assert resp.status_code == 202, resp.text
+    assert set(resp.json()["updated_views"]) == {"user_transactions", "user_review_profile"}
+    logged = _event_log(cfg, "reviews")
+    stored = logged.loc[logged.user_id == user, "text"].iloc[-1]
+    assert "jane.doe" not in stored and "<EMAIL>" in stored  # redacted before anything is stored
+    curated = pd.read_parquet(Workspace(cfg.data_dir).curated_table("reviews"))
+    history = pd.concat([curated[curated.user_id == user], logged[logged.user_id == user]], ignore_index=True)
+    want = review_profiles(history, np.stack([fake_vector(t) for t in history["text"]])).iloc[-1]
+    got = _online(cfg, user, ts)
+    np.testing.assert_allclose(np.asarray(got["review_embedding"]), np.asarray(want["review_embedding"]), atol=1e-6)
+    assert got["review_count"] == want["review_count"] and got["reviews_365d"] >= 1
+    assert got["review_mean_rating"] == pytest.approx(history["rating"].mean())
+
+
+def test_search_event_updates_the_decayed_profile_like_the_batch_job(client, cfg):
+    from embeddings.profiles import search_profiles
+
+    state = client.app.state.serve
+    if not state.events.search_weight:
+        pytest.skip("user_search_profile does not serve search_weight yet (lead: feature_repo)")
+    user, ts = "u08", pd.Timestamp(AS_OF) + pd.Timedelta(days=40)
+    resp = client.post("/v1/events/search", json={"user_id": user, "ts": ts.isoformat(), "query": "gold necklace"})
+    assert resp.status_code == 202 and "user_search_profile" in resp.json()["updated_views"]
+    curated = pd.read_parquet(Workspace(cfg.data_dir).curated_table("searches"))
+    logged = _event_log(cfg, "searches")
+    history = pd.concat([curated[curated.user_id == user], logged[logged.user_id == user]], ignore_index=True)
+    want = search_profiles(history, np.stack([fake_vector(t) for t in history["query"]]),
+                           cfg.features.search_half_life_days).iloc[-1]
+    got = _online(cfg, user, ts)
+    np.testing.assert_allclose(np.asarray(got["search_embedding"]), np.asarray(want["search_embedding"]), atol=1e-6)
+    assert got["search_count"] == want["search_count"]
+
+
+def test_dropped_text_is_logged_but_not_embedded(client, cfg):
+    user, ts = "u09", pd.Timestamp(AS_OF) + pd.Timedelta(days=3)
+    before = _online(cfg, user, ts)
+    resp = client.post("/v1/events/review", json={"user_id": user, "ts": ts.isoformat(), "text": "ok"})
+    assert resp.status_code == 202 and resp.json()["text_skipped"] == "too_short"
+    after = _online(cfg, user, ts)
+    assert after["review_count"] == before["review_count"] and after["reviews_365d"] == before["reviews_365d"] + 1
+
+
+BASE_ORDER = {"user_id": "u10", "ts": (pd.Timestamp(AS_OF) + pd.Timedelta(days=1)).isoformat(),
+              "amount": 10.0, "status": "completed"}
+
+
+@pytest.mark.parametrize(("kind", "change", "reason"), [
+    ("order", {"amount": -5.0}, "negative_amount"),
+    ("order", {"status": "shipped"}, "unknown_status"),
+    ("order", {"ts": "31/12/2025"}, "invalid_timestamp"),
+    ("order", {"ts": "2100-01-01T00:00:00Z"}, "after_as_of"),
+    ("order", {"user_id": "stranger"}, "unknown_user"),
+    ("order", {"ts": "2000-01-01T00:00:00Z"}, "before_signup"),
+    ("order", {"order_id": "o3_0"}, "duplicate_id"),  # an id already in the curated orders
+    ("review", {"text": "fine", "rating": 9.0}, "rating_out_of_range"),
+    ("review", {"text": "x" * 5000}, "text_too_long"),
+    ("search", {"query": "a\x00b"}, "invalid_text"),
+    ("order", {"amount": None}, None),  # schema errors are 422 before the contract checks
+])
+def test_invalid_events_are_rejected_with_the_ingest_reason(client, cfg, kind, change, reason):
+    body = {**BASE_ORDER, **change}
+    if kind != "order":
+        body = {k: v for k, v in body.items() if k not in ("amount", "status")}
+    before = {t: len(_event_log(cfg, t)) for t in ("orders", "reviews", "searches")}
+    resp = client.post(f"/v1/events/{kind}", json=body)
+    assert resp.status_code == (409 if reason == "duplicate_id" else 422), resp.text
+    assert resp.json()["error"]
+    if reason is not None:
+        assert resp.json()["reason"] == reason
+    assert {t: len(_event_log(cfg, t)) for t in before} == before  # nothing logged
+
+
+def test_repeated_event_id_is_a_conflict(client):
+    body = {**BASE_ORDER, "order_id": "live-dup"}
+    assert client.post("/v1/events/order", json=body).status_code == 202
+    again = client.post("/v1/events/order", json=body)
+    assert again.status_code == 409 and again.json()["reason"] == "duplicate_id"
+
+
+def test_readyz_is_503_when_the_sqlite_store_is_gone(client, cfg):
+    path = Workspace(cfg.data_dir).feast / "online.db"
+    path.rename(path.with_suffix(".away"))
+    try:
+        resp = client.get("/readyz")
+        assert resp.status_code == 503 and "online store" in resp.json()["error"]
+    finally:
+        path.with_suffix(".away").rename(path)
+    assert client.get("/readyz").status_code == 200
+
+
+def test_json_log_lines_carry_fields_and_tracebacks():
+    fmt = JsonFormatter()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("powertier", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info())
+    record.fields = {"path": "/v1/predict"}
+    line = json.loads(fmt.format(record))
+    assert line["msg"] == "failed x" and line["path"] == "/v1/predict" and "ValueError: boom" in line["exc"]
+
+
+def _metric(client, name: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_breaker_fails_fast_after_a_store_error_then_lets_requests_through():
+    from pipelines.serve.predict import StoreUnavailable
+    from pipelines.serve.state import Breaker
+
+    breaker = Breaker(cooldown_s=0.2)
+    breaker.check()  # closed: nothing raised
+    breaker.failed(ConnectionError("refused"))
+    with pytest.raises(StoreUnavailable, match="refused"):
+        breaker.check()
+    wait_until(lambda: breaker.check() is None, 2.0, "breaker closes after its cool-down")
