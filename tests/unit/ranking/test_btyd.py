@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ranking.btyd import BetaGeo, BTYDSpend, GammaGamma, calibration_summary
-from tests.real_data import shared_file
+from tests.support.real_data import shared_file
 
 CALIBRATION_END = np.datetime64("1997-09-30")
 
