@@ -35,7 +35,7 @@ def build_corpus(root: Path, n_users: int, days: int, seed: int):
     """Simulate, write raw Parquet, ingest; returns (config, raw texts in table order)."""
     from pipelines.common.config import load_config
     from pipelines.simulate.simulator import simulate
-    from pipelines.ingest.cli import run_ingest
+    from pipelines.ingest.job import run_ingest
     from pipelines.storage.files import write_parquet
 
     tables = simulate(n_users, days, seed)
@@ -55,7 +55,7 @@ def time_baseline(model, texts: list[str]) -> float:
 
 def time_job(cfg, model) -> tuple[float, dict]:
     """One job run from an empty cache."""
-    from pipelines.embed.cli import run_embed
+    from pipelines.embed.job import run_embed
     from pipelines.common.workspace import Workspace
 
     shutil.rmtree(Workspace(cfg.data_dir).embeddings, ignore_errors=True)
@@ -70,8 +70,8 @@ def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
 
     from embeddings.encoder import canonical_texts, model_id, model_info, text_keys
     from embeddings.prepare import prepare_texts
-    from pipelines.embed.cache import cache_dir, load_cache
-    from pipelines.embed.cli import SOURCES
+    from pipelines.embed.job import cache_dir, load_cache
+    from pipelines.embed.plan import SOURCES
     from pipelines.common.workspace import Workspace
 
     ws, name, info = Workspace(cfg.data_dir), model_id(cfg.encoder.model), model_info(model)

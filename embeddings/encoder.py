@@ -10,14 +10,25 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from pipelines.common.config import PowerTierConfig
+
+class EncoderSettings(Protocol):
+    """What loading needs (the ``encoder`` section of the pipeline config satisfies it)."""
+
+    model: str
+    device: str
+    precision: str
+    num_threads: int | None
+
+
+class HasEncoderSettings(Protocol):
+    encoder: EncoderSettings
 
 Kind = Literal["query", "document"]
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -71,7 +82,7 @@ def resolve_precision(requested: str, device: str) -> str:
     return "bf16" if _native_cpu_bf16() else "fp32"
 
 
-def load_encoder(cfg: PowerTierConfig) -> SentenceTransformer:
+def load_encoder(cfg: HasEncoderSettings) -> SentenceTransformer:
     """Load ``cfg.encoder.model`` offline on the configured device and precision.
 
     ``cfg.encoder.num_threads`` sets torch's (process-wide) CPU thread count when given.

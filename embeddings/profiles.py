@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PROFILE_KINDS = ("review", "search")
+from feature_repo.timestamps import US_PER_DAY
+
 SEGMENT_HALF_LIVES = 512.0  # 2**512 is far from float64 overflow; 2**-512 is far below its epsilon
-US_PER_DAY = 86_400_000_000
 
 
 def profile_columns(kind: str) -> list[str]:

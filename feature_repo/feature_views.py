@@ -13,6 +13,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Array, Float32, Float64, Int64, String
 
 from feature_repo.names import INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, transactional_feature_names
+from feature_repo.timestamps import ts_column
 
 # Rows are emitted whenever a value changes (including window expiries), so the latest row is
 # always exact: no TTL (0 = never expires).
@@ -20,7 +21,7 @@ NO_TTL = timedelta(0)
 
 
 def _ts_field(view: str) -> Field:
-    return Field(name=f"{view}_ts", dtype=Float64, description="Time of the feature row (epoch s), for leak guards.")
+    return Field(name=ts_column(view), dtype=Float64, description="Time of the feature row (epoch s), for leak guards.")
 
 
 def _weight_field(kind: str) -> list[Field]:

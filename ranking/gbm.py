@@ -7,6 +7,7 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.utils.class_weight import compute_class_weight
 
 from ranking.params import TrainParams
@@ -61,8 +62,8 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
                                         p.num_boost_round, p.early_stopping_rounds)
         pred = predict_pp(booster, objective, Zva, booster.best_iteration)
         boosters[objective] = booster
-        info[objective] = {"valid_rmse": float(np.sqrt(np.mean((pred - yva) ** 2))),
-                           "valid_mae": float(np.mean(np.abs(pred - yva))),
+        info[objective] = {"valid_rmse": float(root_mean_squared_error(yva, pred)),
+                           "valid_mae": float(mean_absolute_error(yva, pred)),
                            "best_iteration": int(booster.best_iteration), "params": params, "trials": history}
     selected = min(info, key=lambda k: info[k]["valid_rmse"])
     return boosters, selected, info

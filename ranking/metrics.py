@@ -94,3 +94,18 @@ def _qwk(y: np.ndarray, pred: np.ndarray, labels: list[int]) -> float | None:
     with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", UndefinedMetricWarning)  # undefined is reported as None
         return _num(cohen_kappa_score(y, pred, labels=labels, weights="quadratic"))
+
+
+# The few numbers the CLI and the backtest table show: (target, metric) per headline key.
+HEADLINE = {"pp_gini": ("purchasing_power", "gini"), "pp_rmse": ("purchasing_power", "rmse"),
+            "tier_qwk": ("tier", "qwk")}
+
+
+def headline(scored: dict[str, dict[str, dict]]) -> dict[str, float | None]:
+    """``{target: {model kind: metrics}}`` -> pp gini/rmse and tier qwk of lightgbm and of
+    persistence (``<key>_persistence``), None where absent."""
+    out: dict[str, float | None] = {}
+    for key, (target, name) in HEADLINE.items():
+        for kind, suffix in (("lightgbm", ""), ("persistence", "_persistence")):
+            out[key + suffix] = scored.get(target, {}).get(kind, {}).get(name)
+    return out

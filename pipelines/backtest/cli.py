@@ -10,16 +10,7 @@ from pipelines.common.cli import ConfigOpt, console, get_config
 from pipelines.common.errors import UserError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
-
-def _timestamp(text: str, option: str) -> "pd.Timestamp":
-    from pipelines.features.labels import as_utc
-
-    try:
-        return as_utc(text)
-    except (ValueError, TypeError) as exc:
-        raise UserError(f"{option}: not a timestamp: {text!r}") from exc
+    pass
 
 
 def backtest(
@@ -35,11 +26,11 @@ def backtest(
     by then, evaluate against what happened in (c, c + H]. Writes <data dir>/backtests/<id>/."""
     from pipelines.storage import feast_store
     from pipelines.backtest.job import run_backtest, save_backtest
-    from pipelines.features.job import parse_days
+    from pipelines.common.times import parse_days, parse_time
     from pipelines.backtest.leak_guard import LeakageError
 
     cfg = get_config(config, horizon_days=parse_days(horizon) if horizon else None, train__trials=trials)
-    first, last, every_days = _timestamp(start, "--start"), _timestamp(end, "--end"), parse_days(every)
+    first, last, every_days = parse_time(start, "--start"), parse_time(end, "--end"), parse_days(every)
     try:
         out = run_backtest(cfg, feast_store.open_store(cfg), first, last, every_days, log=console.print)
     except LeakageError as exc:

@@ -8,8 +8,6 @@ front and then sliced per cutoff; nothing is recomputed per cutoff. Leak guards 
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,24 +20,22 @@ import pandas as pd
 from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
-from pipelines.storage.feast_store import FEATURE_TS_SUFFIX
-from pipelines.storage.files import write_json, write_parquet
-from pipelines.train.data import data_as_of, drop_empty_views, training_frame
-from pipelines.train.job import point_latest
+from feature_repo.timestamps import TS_SUFFIX
+from pipelines.storage.files import atomic_dir, point_link, write_json, write_parquet, write_text
+from pipelines.train.job import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
 from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
 from ranking.evaluation import fallback_tier, model_predictions, persistence_predictions, prediction_frame, score
-from pipelines.features.labels import cutoff_range
+from pipelines.common.times import cutoff_range
 from pipelines.backtest.leak_guard import LeakageError, check_feature_timestamps, check_label_availability, feature_ts_columns
 from ranking.model import TwoStageModel, fit_two_stage
+from ranking.metrics import headline
 from ranking.params import TrainParams
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
-HEADLINE = {"pp_gini": ("purchasing_power", "gini"), "pp_rmse": ("purchasing_power", "rmse"),
-            "tier_qwk": ("tier", "qwk")}
 DRIFT_ROWS = 50_000
 
 
@@ -116,7 +112,7 @@ def guard(pool: pd.DataFrame, scored: pd.DataFrame, cutoff: pd.Timestamp) -> Non
     try:
         check_label_availability(pool, cutoff)
         for part in (pool, scored):
-            check_feature_timestamps(part, feature_ts_columns(part.columns, FEATURE_TS_SUFFIX))
+            check_feature_timestamps(part, feature_ts_columns(part.columns, TS_SUFFIX))
     except LeakageError as exc:
         raise LeakageError(f"backtest cutoff {cutoff.isoformat()}: {exc}") from exc
 
@@ -168,15 +164,6 @@ def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds:
     return pd.DataFrame(rows, columns=["column", "kind", "psi"])
 
 
-def _headline(scored: dict) -> dict[str, float | None]:
-    """pp gini/rmse and tier qwk of lightgbm and persistence (None where absent)."""
-    out: dict[str, float | None] = {}
-    for key, (target, name) in HEADLINE.items():
-        for kind, suffix in (("lightgbm", ""), ("persistence", "_persistence")):
-            out[key + suffix] = scored.get(target, {}).get(kind, {}).get(name)
-    return out
-
-
 def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, params: TrainParams,
                feature_names: list[str], psi_threshold: float) -> CutoffResult:
     """Guard, fit, score and measure drift at one cutoff, from the already retrieved ``frame``."""
@@ -214,7 +201,7 @@ def _summary(cutoff: pd.Timestamp, pool: pd.DataFrame, scored: pd.DataFrame, met
     top = signal.iloc[0] if len(signal) else None
     return {"cutoff": cutoff.isoformat(), "n_train": int(len(pool)), "n_train_users": int(pool["user_id"].nunique()),
             "n_train_cutoffs": int(pool["event_timestamp"].nunique()), "n_scored": int(len(scored)),
-            **_headline(metrics),
+            **headline(metrics),
             "max_feature": None if top is None else str(top["column"]),
             "max_feature_psi": None if top is None else float(top["psi"]),
             "flagged_features": feats.loc[feats["psi"] > psi_threshold, "column"].astype(str).tolist(),
@@ -269,19 +256,17 @@ def save_backtest(cfg: PowerTierConfig, out: dict[str, Any], args: dict[str, Any
     """Write ``<data dir>/backtests/<id>/`` atomically and point ``backtests/latest`` at it."""
     ws = Workspace(cfg.data_dir)
     bt_id = new_backtest_id(ws)
-    final, tmp = ws.backtests / bt_id, ws.backtests / f".{bt_id}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name in ("results", "predictions", "drift"):
-        write_parquet(out[name], tmp / f"{name}.parquet")
-    write_json(cfg.public_dict(), tmp / "config.json")
-    info = {"id": bt_id, "created_at": pd.Timestamp.now(tz="UTC").isoformat(), "args": args,
-            "cutoffs": [c.isoformat() for c in out["plan"].cutoffs], "entity_rows": out["entity_rows"],
-            "summaries": out["summaries"], "timings": out["timings"], "notes": out["notes"],
-            "psi_threshold": cfg.backtest.psi_threshold, "metric_drop": cfg.backtest.metric_drop}
-    write_json(info, tmp / "backtest.json")
-    html = build_backtest_report(out["results"], pd.DataFrame(out["summaries"]), out["drift"], info)
-    (tmp / "report.html").write_text(html, encoding="utf-8")
-    os.replace(tmp, final)
-    point_latest(ws.backtests / "latest", final)
+    final = ws.backtests / bt_id
+    with atomic_dir(final) as tmp:
+        for name in ("results", "predictions", "drift"):
+            write_parquet(out[name], tmp / f"{name}.parquet")
+        write_json(cfg.public_dict(), tmp / "config.json")
+        info = {"id": bt_id, "created_at": pd.Timestamp.now(tz="UTC").isoformat(), "args": args,
+                "cutoffs": [c.isoformat() for c in out["plan"].cutoffs], "entity_rows": out["entity_rows"],
+                "summaries": out["summaries"], "timings": out["timings"], "notes": out["notes"],
+                "psi_threshold": cfg.backtest.psi_threshold, "metric_drop": cfg.backtest.metric_drop}
+        write_json(info, tmp / "backtest.json")
+        html = build_backtest_report(out["results"], pd.DataFrame(out["summaries"]), out["drift"], info)
+        write_text(html, tmp / "report.html")
+    point_link(ws.backtests / "latest", final)
     return final

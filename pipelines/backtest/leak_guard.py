@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FEATURE_TS_SUFFIX = "_ts"
+from feature_repo.timestamps import TS_SUFFIX, epoch_us
+
 SHOWN_ROWS = 5
 
 
@@ -22,14 +23,9 @@ class LeakageError(Exception):
     """Future information reached a training or scoring row; the message names the rows."""
 
 
-def feature_ts_columns(columns: list[str] | pd.Index, suffix: str = FEATURE_TS_SUFFIX) -> list[str]:
+def feature_ts_columns(columns: list[str] | pd.Index, suffix: str = TS_SUFFIX) -> list[str]:
     """The per-row feature timestamp columns (``<view>_ts``) among ``columns``."""
     return [c for c in columns if str(c).endswith(suffix)]
-
-
-def _epoch_seconds(values: pd.Series) -> np.ndarray:
-    """Timestamps as epoch seconds computed exactly as the feature tables compute ``<view>_ts``."""
-    return pd.to_datetime(values, utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy() / 1e6
 
 
 def _fmt(value: object) -> str:
@@ -68,7 +64,7 @@ def check_feature_timestamps(frame: pd.DataFrame, ts_columns: list[str] | None =
     """Raise :class:`LeakageError` if any ``<view>_ts`` value is newer than its row's
     ``event_timestamp`` (null = no feature row, which is fine)."""
     columns = feature_ts_columns(frame.columns) if ts_columns is None else ts_columns
-    asked = _epoch_seconds(frame["event_timestamp"])
+    asked = _epoch_seconds_of(frame["event_timestamp"])
     problems = []
     for col in columns:
         values = pd.to_numeric(frame[col], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
@@ -78,3 +74,8 @@ def check_feature_timestamps(frame: pd.DataFrame, ts_columns: list[str] | None =
     if problems:
         raise LeakageError("leak guard: feature values from the future (a join that is not point-in-time?): "
                            + "; ".join(problems))
+
+
+def _epoch_seconds_of(values: pd.Series) -> np.ndarray:
+    """Timestamps as epoch seconds, computed exactly as the feature tables compute ``<view>_ts``."""
+    return epoch_us(values) / 1e6

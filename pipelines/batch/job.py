@@ -1,67 +1,73 @@
 """The whole batch path, in order, on one workspace; each stage only reads what the previous one
-wrote (curated Parquet, feature tables, the Feast registry, the run dir)."""
+wrote (curated Parquet, feature tables, the Feast registry, the run dir). Nothing here prints:
+every step and result goes to the ``report`` callback, which the CLI renders."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from pipelines.storage import feast_store
-from pipelines.common.cli import console
-from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
-from pipelines.storage.curated import load_curated
+from pipelines.common.errors import UserError
 from pipelines.common.workspace import Workspace
+from pipelines.storage import feast_store
+from pipelines.storage.curated import load_curated
+
+# report(kind, payload): kind is "step" (payload: its name), "ingest" ((manifest, workspace)),
+# "embed" (its manifest), "run" (the trained run dir), "note" (a sentence), "skip" (why a step was skipped) or "train" (a log line).
+Report = Callable[[str, Any], None]
 
 
-def run_batch(cfg: PowerTierConfig, raw: Path, log: Callable[[str], None]) -> dict[str, str]:
+def run_batch(cfg: PowerTierConfig, raw: Path, report: Report) -> dict[str, str]:
     """ingest -> features -> embed -> apply -> materialize -> train -> score; returns output paths."""
     from pipelines.features.job import build_transactions
-    from pipelines.ingest.cli import print_summary, run_ingest
-    from pipelines.train.data import data_as_of
+    from pipelines.ingest.job import run_ingest
+    from pipelines.train.job import data_as_of
 
     ws = Workspace(cfg.data_dir)
-    log("ingest")
-    print_summary(run_ingest(cfg, raw), ws)
+    report("step", "ingest")
+    report("ingest", (run_ingest(cfg, raw), ws))
     tables = load_curated(ws)
     cfg = cfg.model_copy(update={"as_of": data_as_of(cfg, tables).to_pydatetime()})
-    log("features build")
+    report("step", "features build")
     rows, _ = build_transactions(cfg)
-    console.print(f"user_transactions: {rows:,} rows")
-    log("embed")
-    _embed_or_skip(cfg, tables)
-    log("features apply + materialize")
+    report("note", f"user_transactions: {rows:,} rows")
+    report("step", "embed")
+    _embed_or_skip(cfg, tables, report)
+    report("step", "features apply + materialize")
     store = feast_store.open_store(cfg)
     feast_store.apply(store, cfg)
     feast_store.materialize(store, cfg, end=cfg.as_of)
     outputs = {"curated": str(ws.curated / "manifest.json"), "features": str(ws.features),
                "feast": str(ws.feast / "feature_store.yaml")}
-    outputs.update(_train_and_score(cfg, log))
+    outputs.update(_train_and_score(cfg, report))
     return outputs
 
 
-def _embed_or_skip(cfg: PowerTierConfig, tables: dict) -> None:
+def _embed_or_skip(cfg: PowerTierConfig, tables: dict, report: Report) -> None:
     """Embed review/search texts, or say why not (the text views then stay empty: nulls)."""
-    from pipelines.embed.cli import run_embed
+    from pipelines.embed.job import run_embed
 
     if tables.get("reviews") is None and tables.get("searches") is None:
-        console.print("[yellow]skipping embed: no reviews or searches table; the model will use Y only[/]")
+        report("skip", "embed: no reviews or searches table; the model will use Y only")
         feast_store.ensure_tables(cfg)
         return
-    run_embed(cfg)
+    report("embed", run_embed(cfg))
 
 
-def _train_and_score(cfg: PowerTierConfig, log: Callable[[str], None]) -> dict[str, str]:
+def _train_and_score(cfg: PowerTierConfig, report: Report) -> dict[str, str]:
     """Train on default cutoffs and score active users, or say why the data cannot support it."""
     from pipelines.train.job import score_users, train_run
 
-    log("train")
+    report("step", "train")
     try:
-        run_dir = train_run(cfg, None, None, None, cfg.train.every_days, log=console.print)
+        run_dir = train_run(cfg, None, None, None, cfg.train.every_days, log=lambda line: report("train", line))
     except UserError as exc:
-        console.print(f"[yellow]skipping train and score: {exc}[/]")
+        report("skip", f"train and score: {exc}")
         return {}
-    log("score")
+    report("run", run_dir)
+    report("step", "score")
     n, when, _ = score_users(cfg, run_dir, cfg.as_of)
-    console.print(f"scored {n:,} active users as of {when.isoformat()} -> Feast view user_predictions")
+    report("note", f"scored {n:,} active users as of {when.isoformat()} -> Feast view user_predictions")
     return {"run": str(run_dir), "report": str(run_dir / "report.html"), "metrics": str(run_dir / "metrics.json")}

@@ -17,7 +17,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
                                YamlConfigSettingsSource)
@@ -147,7 +146,7 @@ class _YamlSource(YamlConfigSettingsSource):
         super().__init__(settings_cls, yaml_file=file)
 
     def _read_file(self, file_path: Path) -> dict[str, Any]:
-        data = yaml.safe_load(Path(file_path).read_text()) or {}
+        data = super()._read_file(file_path)
         if not isinstance(data, dict):
             raise ValueError(f"{file_path}: expected a mapping at the top level")
         if "data_dir" in data and not Path(str(data["data_dir"])).is_absolute():

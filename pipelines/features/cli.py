@@ -93,7 +93,9 @@ def labels_build(out: Annotated[Path, typer.Option(help="Output Parquet or CSV."
                  horizon: Annotated[str | None, typer.Option(help="Horizon H, e.g. 90d.")] = None,
                  config: ConfigOpt = None) -> None:
     """Labels per (user, cutoff): purchasing_power and tier_next over (c, c + H]."""
-    from pipelines.features.job import build_label_table, parse_cutoffs, parse_days, write_table
+    from pipelines.common.times import parse_days
+    from pipelines.common.times import parse_cutoffs
+    from pipelines.features.job import build_label_table, write_table
 
     cfg = get_config(config)
     cuts = parse_cutoffs(cutoffs, _utc(start) if start else None, _utc(end) if end else None, parse_days(every))
@@ -103,7 +105,7 @@ def labels_build(out: Annotated[Path, typer.Option(help="Output Parquet or CSV."
 
 
 def _utc(ts: datetime) -> datetime:
-    from pipelines.features.labels import as_utc
+    from feature_repo.timestamps import as_utc
 
     return as_utc(ts).to_pydatetime()
 

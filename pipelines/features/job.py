@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -12,9 +10,10 @@ from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
 from pipelines.storage.feast_store import write_feature_table
-from pipelines.storage.files import to_utc_us, write_parquet
+from feature_repo.timestamps import to_utc_us
+from pipelines.storage.files import write_parquet
 from pipelines.common.workspace import Workspace
-from pipelines.features.labels import as_utc, build_labels, cutoff_range
+from pipelines.features.labels import build_labels
 from pipelines.features.transactional import build_transactional_features
 
 
@@ -32,31 +31,6 @@ def build_label_table(cfg: PowerTierConfig, cutoffs: list[pd.Timestamp], horizon
     """Labels for ``cutoffs`` from the curated tables."""
     t = load_curated(Workspace(cfg.data_dir))
     return build_labels(t["users"], t["orders"], cutoffs, horizon_days, cfg.tiers, tiers=t["tiers"])
-
-
-def parse_days(text: str | int) -> int:
-    """'90d' / '90' -> 90."""
-    match = re.fullmatch(r"\s*(\d+)\s*d?\s*", str(text))
-    if not match or int(match.group(1)) <= 0:
-        raise UserError(f"expected a positive number of days like '90d', got {text!r}")
-    return int(match.group(1))
-
-
-def parse_cutoffs(listed: str | None, start: datetime | None, end: datetime | None,
-                  every_days: int) -> list[pd.Timestamp]:
-    """Cutoffs from a comma-separated list or from start/end/every (exactly one of the two)."""
-    if listed and (start or end):
-        raise UserError("give either --cutoffs or --start/--end, not both")
-    if listed:
-        try:
-            return sorted(as_utc(x.strip()) for x in listed.split(",") if x.strip())
-        except ValueError as exc:
-            raise UserError(f"bad --cutoffs value: {exc}") from exc
-    if not (start and end):
-        raise UserError("give --cutoffs LIST or both --start and --end")
-    if end < start:
-        raise UserError("--end is before --start")
-    return cutoff_range(start, end, every_days)
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
+from feature_repo.timestamps import US_PER_DAY, epoch_us as _us
 from pipelines.features.pit import cumulative_at, latest_at
 
-US_PER_DAY = 86_400 * 10**6
-
-
-def cutoff_range(start: datetime, end: datetime, every_days: int) -> list[pd.Timestamp]:
-    """Cutoffs start, start + every, ... <= end (UTC)."""
-    if every_days <= 0:
-        raise ValueError("every must be a positive number of days")
-    return list(pd.date_range(as_utc(start), as_utc(end), freq=timedelta(days=every_days)))
-
-
-def as_utc(value) -> pd.Timestamp:
-    """A timestamp-like value as a UTC ``pd.Timestamp`` (naive values are taken as UTC)."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _us(values) -> np.ndarray:
-    return pd.to_datetime(pd.Series(values), utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy()
 
 
 def build_labels(users: pd.DataFrame, orders: pd.DataFrame, cutoffs: list, horizon_days: int,

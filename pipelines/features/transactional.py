@@ -15,16 +15,12 @@ import numpy as np
 import pandas as pd
 
 from feature_repo.names import INT_FEATURES_PREFIXES, transactional_feature_names
+from feature_repo.timestamps import US_PER_DAY, epoch_us as _us
 from pipelines.features.pit import cumulative_at, latest_at
 
-US_PER_DAY = 86_400 * 10**6
 LONG_DAYS = 365   # fixed window of the return/discount/category/review features
 SEARCH_DAYS = 30  # fixed window of the search-count feature
 MAX_CATEGORIES = 50  # rarer categories share one "other" bucket in the entropy
-
-
-def _us(ts: pd.Series) -> np.ndarray:
-    return pd.to_datetime(ts, utc=True).astype("datetime64[us, UTC]").astype("int64").to_numpy()
 
 
 def _codes(ids: pd.Series, index: pd.Index) -> np.ndarray:

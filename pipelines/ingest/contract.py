@@ -15,10 +15,11 @@ from typing import Literal
 import pandas as pd
 import pandera.pandas as pa
 
+from feature_repo.timestamps import TS_DTYPE
+
 Kind = Literal["id", "timestamp", "float", "string", "text", "enum"]
 
 STRING_DTYPE = pd.StringDtype()
-TS_DTYPE = pd.DatetimeTZDtype(unit="us", tz="UTC")
 ORDER_STATUSES = ("completed", "returned", "cancelled")
 # Control characters (C0 and C1), plus U+FFFD which stands in for undecodable bytes and NULs.
 # Tab, newline and carriage return are legitimate inside free text, never inside ids or labels.

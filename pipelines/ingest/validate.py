@@ -174,9 +174,9 @@ def _quarantine_frame(raw: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
 
 def validate_table(raw: pd.DataFrame, table: str, rules: IngestRules,
                    users: pd.DataFrame | None = None) -> TableResult:
-    """Validate one raw table (frame from ``raw_io``); ``users`` = accepted users, for events.
+    """Validate one raw table (frame from ``parsing``); ``users`` = accepted users, for events.
 
-    A frame without ``source_row`` / ``raw_line`` (not from ``raw_io``) is numbered 1..n.
+    A frame without ``source_row`` / ``raw_line`` (not from ``parsing``) is numbered 1..n.
     """
     raw = raw.reset_index(drop=True)
     if "source_row" not in raw.columns:

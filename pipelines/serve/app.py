@@ -25,10 +25,26 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from pipelines.common.config import PowerTierConfig
-from pipelines.serve.events import EventRejected, OrderEvent, ReviewEvent, SearchEvent, handle_event
-from pipelines.serve.metrics import MetricsMiddleware, ServeMetrics, build_metrics, render
+from pipelines.serve.events import (
+    EventRejected,
+    OrderEvent,
+    ReviewEvent,
+    SearchEvent,
+    handle_event,
+)
+from pipelines.serve.metrics import (
+    MetricsMiddleware,
+    ServeMetrics,
+    build_metrics,
+    render,
+)
 from pipelines.serve.predict import StoreUnavailable, lookup, score
-from pipelines.serve.state import ServeState, default_encoder, load_state, store_reachable
+from pipelines.serve.state import (
+    ServeState,
+    default_encoder,
+    load_state,
+    store_reachable,
+)
 
 if TYPE_CHECKING:
     from pipelines.serve.events import Encoder

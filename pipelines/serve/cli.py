@@ -58,23 +58,13 @@ def serve(
 def _check_workspace(cfg, run: Path | None) -> Path:
     """The run dir to serve; a clear error when the workspace cannot be served yet."""
     from pipelines.common.workspace import Workspace
+    from pipelines.storage.artifact import resolve_run_dir
 
     ws = Workspace(cfg.data_dir)
-    try:
-        run_dir = resolve_run_dir(ws.runs, run)
-    except FileNotFoundError as exc:
-        raise UserError(str(exc)) from exc
+    run_dir = resolve_run_dir(ws.runs, run)
     if not (ws.feast / "registry.db").exists():
         raise UserError(f"no Feast registry in {ws.feast}; run `powertier features apply` and `materialize` first")
     return run_dir
-
-
-def resolve_run_dir(runs: Path, run: Path | str | None) -> Path:
-    """``run`` as given, else ``runs/latest`` (the symlink ``powertier train`` maintains)."""
-    path = Path(run) if run is not None else runs / "latest"
-    if not (path / "model.json").exists():
-        raise FileNotFoundError(f"no trained run at {path} (no model.json); run `powertier train` or pass --run DIR")
-    return path.resolve()
 
 
 def _check_port(host: str, port: int) -> None:

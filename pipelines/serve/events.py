@@ -11,11 +11,10 @@ got a 503 (store down) is not logged and can simply be retried.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,19 +23,26 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from feature_repo.timestamps import epoch_s, ts_column
 from pipelines.common.config import PowerTierConfig
-from pipelines.ingest.contract import KEYS, IngestRules, contract_columns
-from pipelines.serve.predict import StoreUnavailable, store_errors
-from pipelines.serve.updates import decayed_mean, epoch_s, running_mean, stamp, transactions_row
-from pipelines.storage.files import read_parquet, write_parquet
+from pipelines.embed.plan import SOURCES
 from pipelines.common.workspace import TABLES, Workspace
+from pipelines.ingest.contract import KEYS, IngestRules, contract_columns
+from pipelines.serve.job import EVENT_TABLES, append_event, read_event_log
+from pipelines.serve.predict import StoreUnavailable, store_errors
+from pipelines.serve.updates import (
+    decayed_mean,
+    running_mean,
+    stamp,
+    transactions_row,
+)
+from pipelines.storage.files import file_lock
 
 if TYPE_CHECKING:
     from feast import FeatureStore
 
 Encoder = Callable[[list[str], str], np.ndarray]  # (texts, "query" | "document") -> unit vectors
-EVENT_TABLES = {"order": "orders", "review": "reviews", "search": "searches"}
-TEXT = {"reviews": ("text", "review", "document"), "searches": ("query", "search", "query")}
+TEXT = {s.table: s for s in SOURCES}  # table -> (text column, encoder prompt kind, profile name)
 FUTURE_TOLERANCE = pd.Timedelta(minutes=5)  # clock skew allowed between clients and the server
 logger = logging.getLogger("powertier.serve")
 
@@ -145,7 +151,7 @@ def embed(ctx: EventContext, table: str, row: pd.DataFrame) -> tuple[np.ndarray 
     """The text's vector (None when the embedding job would drop or flag it, with that reason)."""
     from embeddings.prepare import prepare_texts
 
-    column, _, kind = TEXT[table]
+    column, kind = TEXT[table].text_col, TEXT[table].kind
     enc = ctx.cfg.encoder
     prepared, _ = prepare_texts(row, column, min_chars=enc.min_chars, spam_min_users=enc.spam_min_users,
                                 spam_min_chars=getattr(enc, "spam_min_chars", 1))
@@ -155,24 +161,6 @@ def embed(ctx: EventContext, table: str, row: pd.DataFrame) -> tuple[np.ndarray 
     if ctx.encoder is None:
         raise StoreUnavailable("the text encoder is not loaded; review and search events cannot be embedded")
     return np.asarray(ctx.encoder([prepared["text"].iloc[0]], kind)[0], dtype=np.float32), None
-
-
-@contextlib.contextmanager
-def _file_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock across worker processes for the read-modify-write of the event log."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def read_event_log(directory: Path) -> dict[str, pd.DataFrame]:
-    """Every logged event table (absent tables are left out)."""
-    return {t: read_parquet(directory / f"{t}.parquet") for t in EVENT_TABLES.values()
-            if (directory / f"{t}.parquet").exists()}
 
 
 def _check_new(ctx: EventContext, table: str, row: pd.DataFrame, log: dict[str, pd.DataFrame]) -> None:
@@ -216,32 +204,25 @@ def transactions_update(ctx: EventContext, row: pd.DataFrame, table: str,
 
 def profile_update(ctx: EventContext, row: pd.DataFrame, table: str, vec: np.ndarray) -> pd.DataFrame:
     """The user's new review or search profile row, the event's vector included."""
-    _, name, _ = TEXT[table]
+    name = TEXT[table].profile
     view = f"user_{name}_profile"
     user_id, ts = row["user_id"].iloc[0], row["ts"].iloc[0]
-    refs = [f"{view}:{name}_embedding", f"{view}:{name}_count", f"{view}:{view}_ts"]
+    refs = [f"{view}:{name}_embedding", f"{view}:{name}_count", f"{view}:{ts_column(view)}"]
     refs += [f"{view}:search_weight"] if name == "search" else []
     cur = _online(ctx, user_id, refs)
-    at = stamp(ts, cur[f"{view}_ts"])
-    out = {"user_id": [user_id], "event_timestamp": [at], f"{view}_ts": [epoch_s(at)]}
+    at = stamp(ts, cur[ts_column(view)])
+    out = {"user_id": [user_id], "event_timestamp": [at], ts_column(view): [epoch_s(at)]}
     count = int(cur[f"{name}_count"] or 0)
     if name == "review":
         mean, count = running_mean(cur["review_embedding"], count, vec)
     else:
-        mean, weight = decayed_mean(cur["search_embedding"], cur["search_weight"], cur[f"{view}_ts"], vec,
+        mean, weight = decayed_mean(cur["search_embedding"], cur["search_weight"], cur[ts_column(view)], vec,
                                     epoch_s(ts), epoch_s(at), ctx.cfg.features.search_half_life_days)
         count, out["search_weight"] = count + 1, [weight]
     out[f"{name}_embedding"], out[f"{name}_count"] = [mean.astype(np.float32).tolist()], [count]
     frame = pd.DataFrame(out)
     frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[us, UTC]")
     return frame
-
-
-def append_event(directory: Path, table: str, row: pd.DataFrame, log: dict[str, pd.DataFrame]) -> Path:
-    """Append the redacted contract row to the table's event log (atomic rewrite)."""
-    path = directory / f"{table}.parquet"
-    out = pd.concat([log[table], row], ignore_index=True) if table in log else row
-    return write_parquet(out, path)
 
 
 def handle_event(ctx: EventContext, kind: str, record: dict[str, Any]) -> dict[str, Any]:
@@ -253,12 +234,12 @@ def handle_event(ctx: EventContext, kind: str, record: dict[str, Any]) -> dict[s
     vec, text_reason = embed(ctx, table, row) if table in TEXT else (None, None)
     if table == "searches" and vec is not None and not ctx.search_weight:
         vec, text_reason = None, "search_weight_unavailable"
-    with ctx.lock, _file_lock(ctx.events_dir):
+    with ctx.lock, file_lock(ctx.events_dir):
         log = read_event_log(ctx.events_dir)
         _check_new(ctx, table, row, log)
         updates = {"user_transactions": transactions_update(ctx, row, table, log)}
         if vec is not None:
-            updates[f"user_{TEXT[table][1]}_profile"] = profile_update(ctx, row, table, vec)
+            updates[f"user_{TEXT[table].profile}_profile"] = profile_update(ctx, row, table, vec)
         for view, frame in updates.items():
             _push(ctx, view, frame)
         append_event(ctx.events_dir, table, row, log)

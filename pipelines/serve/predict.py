@@ -17,16 +17,20 @@ import math
 import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from feature_repo.names import REQUEST_TIME_FIELD
-from pipelines.storage.feast_store import feature_ts_column
-from pipelines.serve.scoring import Columns, FastScorer, Outputs, model_outputs, probe_columns, verify
-from pipelines.storage.files import read_json
+from pipelines.serve.scoring import (
+    Columns,
+    FastScorer,
+    Outputs,
+    model_outputs,
+    probe_columns,
+    verify,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -67,30 +71,6 @@ class Predictor:
     refs: list[str] | None = None  # stored features as "view:feature"; None = let Feast run everything
     on_demand: tuple[OnDemand, ...] = ()
     fast: FastScorer | None = None
-
-
-def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
-    """The run's model and its feature service (which must serve every model input)."""
-    from pipelines.storage.artifact import load_model
-
-    meta = read_json(run_dir / "features.json")
-    name = meta.get("feature_service")
-    if not name:
-        raise ValueError(f"{run_dir}/features.json names no feature service; this run cannot be served online")
-    try:
-        service = store.get_feature_service(name)
-    except Exception as exc:  # Feast raises FeatureServiceNotFoundException (not a LookupError)
-        raise LookupError(f"feature service {name!r} is not registered; run `powertier features apply`") from exc
-    model = load_model(run_dir)
-    features = [f.name for proj in service.feature_view_projections for f in proj.features]
-    missing = [c for c in model.required_columns() if c not in features]
-    if missing:
-        raise ValueError(f"feature service {name!r} lacks model inputs {missing}")
-    ts_columns = [c for c in (feature_ts_column(p.name) for p in service.feature_view_projections) if c in features]
-    run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    run_id = run_json.get("run_id", run_dir.name)
-    refs, on_demand = _split_service(store, service)
-    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model))
 
 
 def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[str] | None, tuple[OnDemand, ...]]:

@@ -63,15 +63,10 @@ def open_store(cfg: PowerTierConfig) -> FeatureStore:
 
     from pipelines.storage import feast_store
 
-    rc = feast_store.repo_config(cfg)
-    if cfg.online_store != "redis":
-        return FeatureStore(config=rc)
-    conn = rc.online_store.connection_string
-    for opt in ("socket_timeout", "socket_connect_timeout"):
-        conn += f",{opt}={STORE_TIMEOUT_S}" if f"{opt}=" not in conn else ""
-    store = FeatureStore(config=rc.model_copy(update={"online_store": rc.online_store.model_copy(
-        update={"connection_string": conn})}))
-    _fast_redis_retry(store)
+    timeouts = {"socket_timeout": STORE_TIMEOUT_S, "socket_connect_timeout": STORE_TIMEOUT_S}
+    store = FeatureStore(config=feast_store.repo_config(cfg, redis_options=timeouts))
+    if cfg.online_store == "redis":
+        _fast_redis_retry(store)
     return store
 
 
@@ -108,7 +103,8 @@ def load_state(cfg: PowerTierConfig, run_dir: Path,
                encoder_factory: Callable[[PowerTierConfig], Encoder]) -> ServeState:
     """Open the store, load the model and the event path's resources (heavy; once per process)."""
     from pipelines.serve.events import load_event_context
-    from pipelines.serve.predict import check_fast_path, load_predictor
+    from pipelines.serve.job import load_predictor
+    from pipelines.serve.predict import check_fast_path
 
     started = time.perf_counter()
     store = open_store(cfg)

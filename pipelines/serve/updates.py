@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from feature_repo.timestamps import epoch_s
 from pipelines.features.transactional import build_transactional_features
 
 ONE_US = pd.Timedelta(1, unit="us")
@@ -28,11 +29,6 @@ def stamp(event_ts: pd.Timestamp, stored_ts_s: float | None) -> pd.Timestamp:
         return event_ts
     stored = pd.Timestamp(round(stored_ts_s * 1e6), unit="us", tz="UTC")
     return max(event_ts, stored + ONE_US)
-
-
-def epoch_s(ts: pd.Timestamp) -> float:
-    """Epoch seconds with microsecond precision, as ``feast_store.write_feature_table`` stores them."""
-    return (pd.Timestamp(ts).value // 1000) / 1e6  # .value is in ns whatever the unit
 
 
 def transactions_row(tables: dict[str, pd.DataFrame | None], user_id: str, at: pd.Timestamp,

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from feature_repo.timestamps import US_PER_DAY
+
 from pipelines.simulate import vocab as V
 from pipelines.simulate.params import SimParams
 
-US_PER_DAY = 86_400_000_000
 WEEKLY = np.array([0.92, 0.92, 0.95, 0.98, 1.05, 1.12, 1.06])  # Monday first
 HOURLY = np.array([0.35, 0.2, 0.12, 0.08, 0.08, 0.12, 0.3, 0.55, 0.8, 0.95, 1.05, 1.15, 1.25, 1.15,
                    1.05, 1.05, 1.1, 1.25, 1.5, 1.8, 2.0, 1.85, 1.3, 0.75])

@@ -19,8 +19,6 @@ leaves a half-written run dir behind.
 
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from pipelines.storage.files import read_json, read_parquet, write_json, write_parquet
+from pipelines.storage.files import atomic_dir, read_json, read_parquet, write_json, write_parquet, write_text
 from ranking.model import TwoStageModel
 
 _SEP = "__"  # replaces "/" of array names in file names
@@ -66,22 +64,17 @@ def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd
              encoder: dict[str, Any] | None = None, split: dict[str, Any] | None = None) -> Path:
     """Write a complete run dir atomically; refuses to overwrite an existing one."""
     run_dir = Path(run_dir)
-    if run_dir.exists():
-        raise FileExistsError(f"run dir already exists: {run_dir}")
-    tmp = run_dir.parent / f".{run_dir.name}.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_model_files(tmp, model)
-    write_json(config, tmp / "config.json")
-    write_json({"feature_service": feature_service, "features": feature_names,
-                "encoder": encoder or _encoder_from_model(model)}, tmp / "features.json")
-    write_json(metrics, tmp / "metrics.json")
-    write_parquet(predictions, tmp / "predictions.parquet")
-    (tmp / "report.html").write_text(report_html, encoding="utf-8")
-    write_json({"run_id": run_dir.name, "created_at": datetime.now(timezone.utc).isoformat(),
-                "feature_set": model.feature_set, "targets": model.targets, "notes": model.notes_,
-                "split": split or {}}, tmp / "run.json")
-    os.replace(tmp, run_dir)
+    with atomic_dir(run_dir) as tmp:
+        save_model_files(tmp, model)
+        write_json(config, tmp / "config.json")
+        write_json({"feature_service": feature_service, "features": feature_names,
+                    "encoder": encoder or _encoder_from_model(model)}, tmp / "features.json")
+        write_json(metrics, tmp / "metrics.json")
+        write_parquet(predictions, tmp / "predictions.parquet")
+        write_text(report_html, tmp / "report.html")
+        write_json({"run_id": run_dir.name, "created_at": datetime.now(timezone.utc).isoformat(),
+                    "feature_set": model.feature_set, "targets": model.targets, "notes": model.notes_,
+                    "split": split or {}}, tmp / "run.json")
     return run_dir
 
 
@@ -99,3 +92,13 @@ def load_run(run_dir: Path) -> dict[str, Any]:
         out[name] = read_json(run_dir / f"{name}.json")
     out["predictions"] = read_parquet(run_dir / "predictions.parquet")
     return out
+
+
+def resolve_run_dir(runs: Path, run: Path | str | None) -> Path:
+    """``run`` as given, else ``runs/latest`` (the promoted run); UserError if it holds no model."""
+    from pipelines.common.errors import UserError
+
+    path = Path(run) if run is not None else Path(runs) / "latest"
+    if not (path / "model.json").exists():
+        raise UserError(f"no trained run at {path} (no model.json); run `powertier train` or pass --run DIR")
+    return path.resolve()

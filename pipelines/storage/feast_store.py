@@ -6,7 +6,6 @@ Every stage reaches Feast only through these functions (and ``feast`` CLI users 
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,7 +16,8 @@ import pandas as pd
 
 from feature_repo.names import PROJECT, REQUEST_TIME_FIELD
 from pipelines.common.config import PowerTierConfig, redis_url
-from pipelines.storage.files import to_utc_us, write_parquet
+from feature_repo.timestamps import to_utc_us, ts_column
+from pipelines.storage.files import atomic_path, write_parquet
 from pipelines.common.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -32,39 +32,49 @@ RETRIEVAL_CHUNK = 200_000
 
 # Every feature table carries the time of the row it came from as a feature named
 # ``<view>_ts`` (epoch seconds), so retrieval can prove no returned row is newer than its entity row.
-FEATURE_TS_SUFFIX = "_ts"
-
-
-def feature_ts_column(view: str) -> str:
-    """Name of the per-row timestamp feature of ``view`` (epoch seconds, float)."""
-    return f"{view}{FEATURE_TS_SUFFIX}"
-
-
 def write_feature_table(ws: Workspace, view: str, df: pd.DataFrame) -> None:
     """Write an offline feature table: ``user_id``, ``event_timestamp`` (µs UTC) + features."""
     out = df.copy()
     out["event_timestamp"] = to_utc_us(out["event_timestamp"])
-    out[feature_ts_column(view)] = out["event_timestamp"].astype("int64") / 1e6  # µs -> s
+    out[ts_column(view)] = out["event_timestamp"].astype("int64") / 1e6  # µs -> s
     out = out.sort_values(["user_id", "event_timestamp"], kind="stable").reset_index(drop=True)
     write_parquet(out, ws.feature_table(view))
 
 
-def repo_config(cfg: PowerTierConfig, offline_store: object | None = None) -> "RepoConfig":
-    """The workspace's Feast config: file registry, SQLite (or Redis) online, DuckDB offline
-    (``offline_store`` swaps the latter, for the benchmark's file-store baseline)."""
-    from feast.infra.offline_stores.duckdb import DuckDBOfflineStoreConfig
-    from feast.infra.online_stores.redis import RedisOnlineStoreConfig
-    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-    from feast.repo_config import RegistryConfig, RepoConfig
+REDIS_CONN_ENV = "POWERTIER_REDIS_CONN"  # Feast's host:port[,db=N][,password=...] form, for the Feast CLI
 
+
+def store_settings(cfg: PowerTierConfig, redis_connection: str | None = None,
+                   redis_options: dict[str, object] | None = None) -> dict[str, object]:
+    """THE Feast store config of a workspace, as plain data: file registry, SQLite (or Redis)
+    online store, DuckDB offline store. ``repo_config`` builds PowerTier's RepoConfig from it and
+    ``write_repo_yaml`` writes it for the Feast CLI, so the two cannot drift apart.
+
+    ``redis_connection`` defaults to the one derived from ``POWERTIER_REDIS_URL``; the YAML passes
+    a ``${POWERTIER_REDIS_CONN}`` placeholder so no secret is ever written. ``redis_options`` are
+    appended to it (serving sets socket timeouts)."""
     ws = Workspace(cfg.data_dir)
-    online = (RedisOnlineStoreConfig(connection_string=redis_connection_string())
-              if cfg.online_store == "redis" else SqliteOnlineStoreConfig(path=str(ws.feast / "online.db")))
+    if cfg.online_store == "redis":
+        conn = redis_connection if redis_connection is not None else redis_connection_string()
+        conn += "".join(f",{k}={v}" for k, v in (redis_options or {}).items() if f"{k}=" not in conn)
+        online: dict[str, object] = {"type": "redis", "connection_string": conn}
+    else:
+        online = {"type": "sqlite", "path": str(ws.feast / "online.db")}
     # A long-lived server re-reads the registry at most once a minute.
-    registry = RegistryConfig(path=str(ws.feast / "registry.db"), cache_ttl_seconds=60)
-    return RepoConfig(project=PROJECT, provider="local", registry=registry, online_store=online,
-                      offline_store=offline_store or DuckDBOfflineStoreConfig(), entity_key_serialization_version=3,
-                      repo_path=str(ws.feast))
+    return {"project": PROJECT, "provider": "local",
+            "registry": {"path": str(ws.feast / "registry.db"), "cache_ttl_seconds": 60},
+            "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3}
+
+
+def repo_config(cfg: PowerTierConfig, offline_store: object | None = None,
+                redis_options: dict[str, object] | None = None) -> "RepoConfig":
+    """The workspace's Feast RepoConfig (``offline_store`` swaps the DuckDB store, for the
+    benchmark's file-store baseline)."""
+    from feast.repo_config import RepoConfig
+
+    settings = store_settings(cfg, redis_options=redis_options)
+    config = RepoConfig(repo_path=str(Workspace(cfg.data_dir).feast), **settings)
+    return config if offline_store is None else config.model_copy(update={"offline_store": offline_store})
 
 
 def redis_connection_string() -> str:
@@ -111,10 +121,8 @@ def write_empty_table(cfg: PowerTierConfig, view: str) -> Path:
     ws = Workspace(cfg.data_dir)
     fields = [pa.field("user_id", pa.string()), pa.field("event_timestamp", pa.timestamp("us", tz="UTC"))]
     fields += [pa.field(f.name, _arrow_types()[str(f.dtype)]) for f in definitions(cfg).views[view].features]
-    ws.features.mkdir(parents=True, exist_ok=True)
-    tmp = ws.feature_table(view).with_suffix(".tmp")
-    pq.write_table(pa.schema(fields).empty_table(), tmp)
-    os.replace(tmp, ws.feature_table(view))
+    with atomic_path(ws.feature_table(view)) as tmp:
+        pq.write_table(pa.schema(fields).empty_table(), tmp)
     return ws.feature_table(view)
 
 
@@ -200,17 +208,12 @@ def service_features(store: "FeatureStore", service: str) -> list[str]:
 
 
 def write_repo_yaml(cfg: PowerTierConfig) -> Path:
-    """Write ``<data_dir>/feast/feature_store.yaml`` equal to :func:`repo_config`, so the Feast CLI
-    (``feast -c <data_dir>/feast serve|ui``) works on this workspace. Holds no secrets: a Redis
-    password stays in the environment (``${POWERTIER_REDIS_CONN}`` is expanded by Feast)."""
+    """Write ``<data_dir>/feast/feature_store.yaml`` from :func:`store_settings`, so the Feast CLI
+    (``feast -c <data_dir>/feast serve|ui``) works on this workspace. Holds no secrets: the Redis
+    connection stays in the environment (``${POWERTIER_REDIS_CONN}`` is expanded by Feast)."""
     import yaml
 
-    ws = Workspace(cfg.data_dir)
-    online = ({"type": "redis", "connection_string": "${POWERTIER_REDIS_CONN}"} if cfg.online_store == "redis"
-              else {"type": "sqlite", "path": str(ws.feast / "online.db")})
-    doc = {"project": PROJECT, "provider": "local", "registry": str(ws.feast / "registry.db"),
-           "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3}
-    path = ws.feast / "feature_store.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
+    from pipelines.storage.files import write_text
+
+    doc = store_settings(cfg, redis_connection="${%s}" % REDIS_CONN_ENV)
+    return write_text(yaml.safe_dump(doc, sort_keys=False), Workspace(cfg.data_dir).feast / "feature_store.yaml")

@@ -1,23 +1,73 @@
-"""Thin Parquet/JSON I/O shared by every stage. All timestamps are written as microsecond UTC
-(Feast's DuckDB offline store fails on nanosecond tz-aware timestamps with duckdb 2.x)."""
+"""The one set of file helpers every stage uses: atomic writes of files, directories and the
+``latest`` links, Parquet/JSON/text, and a cross-process lock.
+
+Atomic means written beside the target and renamed onto it, so a killed run leaves the old
+version or the new one, never half of either (at worst a ``*.tmp`` / ``.*.partial`` that the
+next writer replaces). All timestamps are written as microsecond UTC (Feast's DuckDB offline
+store fails on nanosecond tz-aware timestamps with duckdb 2.x).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-TS_DTYPE = "datetime64[us, UTC]"
+from feature_repo.timestamps import to_utc_us
 
 
-def to_utc_us(values: Any) -> pd.Series:
-    """Parse anything timestamp-like to microsecond UTC (naive values are taken as UTC)."""
-    ts = pd.to_datetime(values, utc=True, errors="raise", format="mixed")
-    return ts.astype(TS_DTYPE) if isinstance(ts, pd.Series) else pd.Series(ts).astype(TS_DTYPE)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any file
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: Path) -> Iterator[Path]:
+    """A fresh partial directory beside ``path``; renamed onto ``path`` if the block succeeds.
+    ``path`` must not exist yet (run and backtest directories are never overwritten)."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"directory already exists: {path}")
+    tmp = path.parent / f".{path.name}.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Atomically (re)point the symlink ``link`` at ``target`` (a sibling, linked by name)."""
+    tmp = link.with_name(f".{link.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target.name)
+    os.replace(tmp, link)
 
 
 def normalise_timestamps(df: pd.DataFrame) -> pd.DataFrame:
@@ -30,20 +80,10 @@ def normalise_timestamps(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write atomically (temp file + rename) so a killed run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any file
-    normalise_timestamps(df).to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    """Write ``df`` atomically, timestamps as microsecond UTC."""
+    with atomic_path(path) as tmp:
+        normalise_timestamps(df).to_parquet(tmp, index=False)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
@@ -52,12 +92,27 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
 
 def write_json(obj: Any, path: Path) -> Path:
     """Write pretty, key-sorted JSON atomically (stable bytes for identical content)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", path)
 
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text())
+
+
+def write_text(text: str, path: Path) -> Path:
+    """Write UTF-8 text atomically (reports, generated config)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def file_lock(directory: Path) -> Iterator[None]:
+    """Exclusive lock on ``directory/.lock`` across processes (released when the block ends)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

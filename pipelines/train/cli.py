@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,7 +26,7 @@ def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated trai
           seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
           config: ConfigOpt = None) -> None:
     """Train the two-stage model; prints the run directory as its last line."""
-    from pipelines.features.job import parse_days
+    from pipelines.common.times import parse_days
     from pipelines.train.job import train_run
 
     if split not in (None, "time", "user"):
@@ -34,7 +34,16 @@ def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated trai
     cfg = get_config(config, seed=seed, horizon_days=parse_days(horizon) if horizon else None,
                      train__split=split, train__test_fraction=test_fraction, train__trials=trials)
     run_dir = train_run(cfg, cutoffs, start, end, parse_days(every), log=console.print)
+    print_run(run_dir)
     print(run_dir)
+
+
+def print_run(run_dir: Path) -> None:
+    """The ablation table, segments and notes of a finished run, then where its report is."""
+    from pipelines.storage.files import read_json
+
+    print_ablations(read_json(run_dir / "metrics.json"), read_json(run_dir / "run.json").get("notes", []))
+    console.print(f"report: {run_dir / 'report.html'}")
 
 
 def predict(entities: Annotated[Path, typer.Option(help="Parquet/CSV with user_id, event_timestamp.")],
@@ -60,3 +69,61 @@ def score(run: RunOpt = None,
     n, when, run_id = score_users(cfg, run, as_of)
     console.print(f"scored {n:,} users as of {when.isoformat()} with run {run_id}; "
                   f"materialized to the online view user_predictions")
+
+
+# -- terminal summary of a run ------------------------------------------------------------
+
+PP_COLS = ("gini", "spearman", "rmse", "top10_share")
+TIER_COLS = ("qwk", "accuracy", "macro_f1")
+
+
+def _fmt(block: dict[str, Any], key: str) -> str:
+    value = block.get(key) if isinstance(block, dict) else None
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def ablation_rows(metrics: dict[str, Any]) -> list[tuple[str, dict, dict]]:
+    """(label, purchasing-power metrics, tier metrics) for every model x feature set + persistence."""
+    pp, tier = metrics["purchasing_power"], metrics["tier"]
+    rows = [(f"{kind} {fs}", pp[kind].get(fs, {}), tier.get(kind, {}).get(fs, {}))
+            for kind in ("lightgbm", "linear") for fs in ("XY", "Y", "X")]
+    rows.append(("persistence", pp.get("persistence", {}), tier.get("persistence", {})))
+    return rows
+
+
+def _tenure_ablation(metrics: dict[str, Any]) -> dict[str, dict[str, tuple[dict, dict]]]:
+    """{segment value: {feature set: (pp metrics, tier metrics)}} of the LightGBM ablations."""
+    out: dict[str, dict[str, tuple[dict, dict]]] = {}
+    for fs, cols in metrics.get("segments_by_feature_set", {}).items():
+        for value, seg in cols.get("tenure", {}).items():
+            out.setdefault(value, {})[fs] = (seg.get("purchasing_power", {}).get("lightgbm", {}),
+                                             seg.get("tier", {}).get("lightgbm", {}))
+    return out
+
+
+def print_ablations(metrics: dict[str, Any], notes: list[str]) -> None:
+    """Print the ablation table on the test split, then the new-user segment of the main model."""
+    from rich.table import Table
+
+    table = Table(title=f"Test split — main model: lightgbm {metrics.get('main_feature_set')}")
+    table.add_column("model")
+    for c in PP_COLS:
+        table.add_column(f"pp {c}", justify="right")
+    for c in TIER_COLS:
+        table.add_column(f"tier {c}", justify="right")
+    for label, pp, tier in ablation_rows(metrics):
+        table.add_row(label, *[_fmt(pp, c) for c in PP_COLS], *[_fmt(tier, c) for c in TIER_COLS])
+    console.print(table)
+    for seg_name, segs in metrics.get("segments", {}).items():
+        for value, seg in segs.items():
+            pp = seg.get("purchasing_power", {})
+            tier = seg.get("tier", {})
+            model_pp, base_pp = pp.get("lightgbm", {}), pp.get("persistence", {})
+            console.print(f"  segment {seg_name}={value}: pp gini {_fmt(model_pp, 'gini')} "
+                          f"(persistence {_fmt(base_pp, 'gini')}), tier qwk {_fmt(tier.get('lightgbm', {}), 'qwk')} "
+                          f"(persistence {_fmt(tier.get('persistence', {}), 'qwk')})")
+    for value, per_set in _tenure_ablation(metrics).items():
+        parts = [f"{fs} gini {_fmt(pp, 'gini')} / qwk {_fmt(tier, 'qwk')}" for fs, (pp, tier) in per_set.items()]
+        console.print(f"  tenure={value} users, lightgbm by feature set: " + "; ".join(parts))
+    for note in notes:
+        console.print(f"  note: {note}")

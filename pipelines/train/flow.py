@@ -1,31 +1,44 @@
-"""Orchestration of stage 2 on an already retrieved training frame: split, fit the main model and
-the ablations, evaluate on the test split, explain, report, save the run dir. The ``train`` CLI
-command wraps this after building the frame (labels + Feast historical retrieval)."""
+"""Stage 2 on an already retrieved training frame (pure): split, fit the main model and the
+ablations, evaluate on the test split, explain, render the report. ``job.run_training`` saves the
+result as a run dir after building the frame (labels + Feast historical retrieval)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from pipelines.storage.artifact import save_run
 from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame
-from ranking.model import fit_two_stage
+from ranking.model import TwoStageModel, fit_two_stage
+from ranking.metrics import headline
 from ranking.params import TrainParams
 from pipelines.report.training import build_report
 from ranking.splits import split_frame
 
 
-def run_training(frame: pd.DataFrame, cfg: Any, run_dir: Path, feature_names: list[str] | None = None,
-                 feature_service: str | None = None, encoder: dict[str, Any] | None = None,
-                 log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
-    """Train, evaluate and save one run; returns a summary (run dir, notes, headline metrics, timings).
+@dataclass
+class TrainedRun:
+    """Everything a run dir holds, in memory."""
+
+    model: TwoStageModel
+    metrics: dict[str, Any]
+    predictions: pd.DataFrame
+    report_html: str
+    config: dict[str, Any]
+    split: dict[str, Any]
+    skipped: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: list[str] | None = None,
+                     log: Callable[[str], None] = lambda _msg: None) -> TrainedRun:
+    """Split, fit the main model and the ablations, evaluate, explain and render the report.
 
     ``cfg`` is a PowerTierConfig; ``feature_names`` the service's feature list (default: inferred
-    from the frame); ``encoder`` e.g. ``{"id": "all-MiniLM-L6-v2", "dim": 384}``."""
+    from the frame)."""
     params = TrainParams.from_config(cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -43,24 +56,17 @@ def run_training(frame: pd.DataFrame, cfg: Any, run_dir: Path, feature_names: li
     metrics, preds = evaluate(models, skipped, split.train, split.test, params, main.feature_set)
     metrics["importance"] = importance(main, split.test, params.seed)
     predictions = prediction_frame(split.test, preds, params)
-    info = {"run_id": Path(run_dir).name, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers)}
+    info = {"run_id": run_id, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers)}
     html = build_report(metrics, predictions, metrics["importance"], info)
     config = cfg.public_dict() if hasattr(cfg, "public_dict") else params.to_dict()
-    save_run(run_dir, main, metrics, predictions, html, config, feature_service,
-             feature_names or main.required_columns(), encoder, split.info)
     timings["total_s"] = time.perf_counter() - t0
-    return {"run_dir": str(run_dir), "notes": main.notes_, "skipped": skipped, "timings": timings,
-            "headline": headline(metrics)}
+    return TrainedRun(main, metrics, predictions, html, config, split.info, skipped, timings)
 
 
-def headline(metrics: dict) -> dict[str, Any]:
-    """The few numbers a CLI prints: main LightGBM model vs persistence on the test split."""
+def run_headline(metrics: dict) -> dict[str, Any]:
+    """The main model (LightGBM on the run's feature set) vs persistence on the test split."""
     fs = metrics["main_feature_set"]
     pp, tier = metrics["purchasing_power"], metrics["tier"]
-    return {
-        "feature_set": fs,
-        "pp_objective": pp["lightgbm"][fs].get("objective"),
-        "pp_gini": pp["lightgbm"][fs].get("gini"), "pp_gini_persistence": pp["persistence"].get("gini"),
-        "pp_rmse": pp["lightgbm"][fs].get("rmse"), "pp_rmse_persistence": pp["persistence"].get("rmse"),
-        "tier_qwk": tier["lightgbm"][fs].get("qwk"), "tier_qwk_persistence": tier.get("persistence", {}).get("qwk"),
-    }
+    scored = {"purchasing_power": {"lightgbm": pp["lightgbm"][fs], "persistence": pp["persistence"]},
+              "tier": {"lightgbm": tier["lightgbm"][fs], "persistence": tier.get("persistence", {})}}
+    return {"feature_set": fs, "pp_objective": pp["lightgbm"][fs].get("objective"), **headline(scored)}

@@ -1,12 +1,17 @@
-"""Orchestration of train / predict / score around the run directory (I/O at the edges)."""
+"""Stage 'train', its I/O: training and scoring frames from Feast's point-in-time retrieval, the run
+directory, batch predictions and scores written back to Feast.
+
+Features are never recomputed on the side: every model input comes through the model's feature
+service. User attributes (e.g. ``region``) are joined only for segment metrics, never as inputs.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -15,13 +20,20 @@ from pipelines.storage import feast_store
 from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
-from pipelines.features.job import parse_cutoffs
-from pipelines.storage.files import read_json, read_parquet
-from pipelines.train.data import SERVICE, data_as_of, drop_empty_views, default_cutoffs, scoring_frame, training_frame
+from pipelines.storage.files import point_link, read_json, read_parquet
 from pipelines.common.workspace import Workspace
-from pipelines.features.labels import as_utc
+from feature_repo.names import MODEL_SERVICES
+from feature_repo.timestamps import as_utc, ts_column
+from pipelines.common.times import cutoff_range, parse_cutoffs
+from pipelines.features.labels import build_labels
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 ACTIVE_DAYS = 365
+
+SERVICE = MODEL_SERVICES["purchasing_power"]
+SEGMENT_ATTRIBUTES = ("region",)
 
 
 def encoder_info(ws: Workspace) -> dict | None:
@@ -43,20 +55,24 @@ def new_run_dir(ws: Workspace, seed: int) -> Path:
     return path
 
 
-def point_latest(link: Path, target: Path) -> None:
-    """Atomically repoint the ``latest`` symlink at ``target``."""
-    tmp = link.with_name(f".{link.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(target.name)
-    os.replace(tmp, link)
+def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, feature_names: list[str] | None = None,
+                 feature_service: str | None = None, encoder: dict[str, Any] | None = None,
+                 log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+    """Fit and evaluate on ``frame``, save the run dir; returns a summary (notes, headline, timings).
+    ``encoder`` e.g. ``{"id": "all-MiniLM-L6-v2", "dim": 384}``."""
+    from pipelines.storage.artifact import save_run
+    from pipelines.train.flow import fit_and_evaluate, run_headline
+
+    run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log)
+    save_run(run_dir, run.model, run.metrics, run.predictions, run.report_html, run.config, feature_service,
+             feature_names or run.model.required_columns(), encoder, run.split)
+    return {"run_dir": str(run_dir), "notes": run.model.notes_, "skipped": run.skipped, "timings": run.timings,
+            "headline": run_headline(run.metrics)}
 
 
 def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None, end: datetime | None,
               every_days: int, log: Callable[[str], None] = print) -> Path:
     """labels -> historical retrieval through the feature service -> fit/evaluate/report -> run dir."""
-    from pipelines.train.flow import run_training
-    from pipelines.train.summary import print_ablations
-
     ws = Workspace(cfg.data_dir)
     store = feast_store.open_store(cfg)
     if cutoffs or start or end:
@@ -75,19 +91,16 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
     run_dir = new_run_dir(ws, cfg.seed)
     ws.runs.mkdir(parents=True, exist_ok=True)
-    summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
-    point_latest(ws.runs / "latest", run_dir)
-    print_ablations(read_json(run_dir / "metrics.json"), summary)
-    log(f"report: {run_dir / 'report.html'}")
+    run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
+    point_link(ws.runs / "latest", run_dir)
     return run_dir
 
 
 def resolve_run(cfg: PowerTierConfig, run: Path | None) -> Path:
     """The given run dir, or ``runs/latest``; a clear error if there is none."""
-    path = Path(run) if run else Workspace(cfg.data_dir).runs / "latest"
-    if not (path / "model.json").exists():
-        raise UserError(f"no trained run at {path}; run `powertier train` first")
-    return path.resolve()
+    from pipelines.storage.artifact import resolve_run_dir
+
+    return resolve_run_dir(Workspace(cfg.data_dir).runs, run)
 
 
 def _predict(cfg: PowerTierConfig, run_dir: Path, frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,7 +149,7 @@ def score_users(cfg: PowerTierConfig, run: Path | None, as_of: datetime | None) 
     path = ws.feature_table("user_predictions")
     if path.exists():  # keep earlier scoring times, replace this one
         old = read_parquet(path)
-        old = old[old["event_timestamp"] != when].drop(columns=[feast_store.feature_ts_column("user_predictions")])
+        old = old[old["event_timestamp"] != when].drop(columns=[ts_column("user_predictions")])
         table = pd.concat([old, table], ignore_index=True)
     feast_store.write_feature_table(ws, "user_predictions", table)
     feast_store.apply(store, cfg)
@@ -156,3 +169,67 @@ def prediction_rows(preds: pd.DataFrame, tiers: list[str], run_id: str, when: pd
         col = f"tier_proba_{name}"
         out[col] = preds[col].astype(float) if col in preds else np.nan
     return out
+
+
+# -- frames from Feast ------------------------------------------------------------------------
+
+def model_feature_names(store: "FeatureStore") -> list[str]:
+    """The single feature list of both model heads (the two services must agree)."""
+    pp = feast_store.service_features(store, MODEL_SERVICES["purchasing_power"])
+    tier = feast_store.service_features(store, MODEL_SERVICES["tier"])
+    if pp != tier:
+        raise ValueError(f"feature services disagree: {sorted(set(pp) ^ set(tier))}")
+    return pp
+
+
+def drop_empty_views(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
+    """Drop text views with no vector in any training row (no reviews/searches table, or none
+    usable): the model then trains on what exists. Returns (features kept, views dropped)."""
+    empty = [f[: -len("_embedding")] for f in features if f.endswith("_embedding") and frame[f].isna().all()]
+    gone = {f"{v}_embedding" for v in empty} | {f"{v}_count" for v in empty}
+    return [f for f in features if f not in gone], empty
+
+
+def default_cutoffs(cfg: PowerTierConfig, as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    """``train.n_cutoffs`` cutoffs every ``train.every_days``, the last one horizon before ``as_of``
+    (so every label window has closed by ``as_of``)."""
+    last = as_of - pd.Timedelta(days=cfg.horizon_days)
+    first = last - pd.Timedelta(days=cfg.train.every_days * (cfg.train.n_cutoffs - 1))
+    return cutoff_range(first, last, cfg.train.every_days)
+
+
+def data_as_of(cfg: PowerTierConfig, tables: dict[str, pd.DataFrame | None]) -> pd.Timestamp:
+    """``cfg.as_of`` or else the latest event time in the curated tables."""
+    if cfg.as_of is not None:
+        return as_utc(cfg.as_of)
+    stamps = [t["ts"].max() for name, t in tables.items() if t is not None and "ts" in t and len(t)]
+    return as_utc(max(stamps))
+
+
+def with_attributes(frame: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """Attach user attributes used for segment metrics (not model inputs)."""
+    attrs = [a for a in SEGMENT_ATTRIBUTES if a in users.columns]
+    if not attrs:
+        return frame
+    return frame.merge(users[["user_id", *attrs]].astype({"user_id": str}), on="user_id", how="left")
+
+
+def training_frame(cfg: PowerTierConfig, store: "FeatureStore", cutoffs: list[pd.Timestamp],
+                   horizon_days: int) -> tuple[pd.DataFrame, list[str]]:
+    """Labels at ``cutoffs`` + the service's features at each (user, cutoff) + segment attributes."""
+    tables = load_curated(Workspace(cfg.data_dir))
+    labels = build_labels(tables["users"], tables["orders"], cutoffs, horizon_days, cfg.tiers, tiers=tables["tiers"])
+    if tables["tiers"] is None:
+        labels = labels.drop(columns=["tier_next"])
+    features = feast_store.historical_features(store, labels, SERVICE)
+    return with_attributes(features, tables["users"]), model_feature_names(store)
+
+
+def scoring_frame(cfg: PowerTierConfig, store: "FeatureStore", users: list[str] | None,
+                  as_of: pd.Timestamp) -> pd.DataFrame:
+    """Features at ``as_of`` for ``users`` (default: every user signed up by then)."""
+    tables = load_curated(Workspace(cfg.data_dir))
+    u = tables["users"]
+    ids = users if users is not None else u.loc[u["signup_ts"] <= as_of, "user_id"].astype(str).tolist()
+    entities = pd.DataFrame({"user_id": ids, "event_timestamp": as_of})
+    return with_attributes(feast_store.historical_features(store, entities, SERVICE), u)

@@ -16,7 +16,7 @@ from pipelines.common.errors import UserError
 from pipelines.common.config import load_config
 from pipelines.storage.curated import load_curated
 from pipelines.common.workspace import Workspace
-from tests.support.backtest_data import END, EVERY, START, backtest_ws, cutoffs  # noqa: F401 (fixture)
+from tests.support.backtest_data import END, EVERY, START, cutoffs
 
 METRICS_JSON_NAMES = {"n", "mae", "rmse", "r2", "spearman", "gini", "top10_share", "top10_share_oracle",
                       "mean_true", "mean_pred", "accuracy", "macro_f1", "qwk", "auc_ovr"}

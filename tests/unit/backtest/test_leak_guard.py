@@ -16,12 +16,12 @@ from pipelines.storage import feast_store
 from pipelines.backtest.job import BacktestPlan, retrieve, run_cutoff
 from pipelines.cli import app
 from pipelines.storage.curated import load_curated
-from pipelines.storage.files import to_utc_us
+from feature_repo.timestamps import to_utc_us
 from pipelines.common.workspace import Workspace
 from pipelines.features.labels import build_labels
 from pipelines.backtest.leak_guard import LeakageError, check_feature_timestamps, check_label_availability
 from ranking.params import TrainParams
-from tests.support.backtest_data import END, START, backtest_ws, cutoffs  # noqa: F401 (fixture)
+from tests.support.backtest_data import END, START, cutoffs
 
 T0 = pd.Timestamp("2025-06-01", tz="UTC")
 

@@ -11,10 +11,9 @@ from typer.testing import CliRunner
 
 from embeddings.encoder import encode
 from embeddings.profiles import profile_columns
-from pipelines.embed import cache as embed_cache
-from pipelines.embed import cli as stage_embed
+from pipelines.embed import job as embed_job
 from pipelines.common.errors import UserError
-from pipelines.embed.cli import run_embed
+from pipelines.embed.job import run_embed
 from tests.support.embed_data import REVIEWS, T0, config, file_bytes, real_model, write_curated
 
 VIEWS = ("user_review_profile", "user_search_profile")
@@ -71,11 +70,11 @@ def test_new_data_encodes_only_the_new_texts(tmp_path, model) -> None:
 
 
 def test_killed_run_resumes_to_the_same_result(tmp_path, model, monkeypatch) -> None:
-    monkeypatch.setattr(stage_embed, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(embed_job, "CHUNK_SIZE", 2)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     whole_ws, ws = write_curated(whole), write_curated(killed)
     run_embed(config(whole), model=model)
-    real_write, calls = embed_cache.write_part, []
+    real_write, calls = embed_job.write_part, []
 
     def dying_write(*args):
         if len(calls) == 3:
@@ -83,17 +82,17 @@ def test_killed_run_resumes_to_the_same_result(tmp_path, model, monkeypatch) -> 
         calls.append(real_write(*args))
         return calls[-1]
 
-    monkeypatch.setattr(embed_cache, "write_part", dying_write)
+    monkeypatch.setattr(embed_job, "write_part", dying_write)
     with pytest.raises(KeyboardInterrupt):
         run_embed(config(killed), model=model)
-    monkeypatch.setattr(embed_cache, "write_part", real_write)
-    cache = embed_cache.cache_dir(ws, "all-MiniLM-L6-v2")
+    monkeypatch.setattr(embed_job, "write_part", real_write)
+    cache = embed_job.cache_dir(ws, "all-MiniLM-L6-v2")
     (cache / "tmpleftover.tmp").write_bytes(b"half a part")
     assert len(list(cache.glob("part-*.parquet"))) == 3 and not ws.feature_table(VIEWS[0]).exists()
     m = run_embed(config(killed), model=model)
     assert (m["encoded"], m["cache_hits"]) == (3, 5)  # chunks of 2: documents 2+1, queries 2 | 2+1
     assert file_bytes(ws.features) == file_bytes(whole_ws.features)
-    assert file_bytes(cache) == file_bytes(embed_cache.cache_dir(whole_ws, "all-MiniLM-L6-v2"))
+    assert file_bytes(cache) == file_bytes(embed_job.cache_dir(whole_ws, "all-MiniLM-L6-v2"))
 
 
 def test_missing_search_table_writes_a_typed_empty_table_and_says_so(tmp_path, model) -> None:
@@ -146,11 +145,11 @@ def test_cli_prints_the_table_and_honours_options(data_dir, model, monkeypatch) 
 def test_cache_parts_round_trip_and_check_the_dimension(tmp_path) -> None:
     d = tmp_path / "cache"
     vecs = np.arange(12, dtype=np.float32).reshape(3, 4)
-    embed_cache.write_part(d, ["a", "b", "c"], vecs)
-    embed_cache.write_part(d, ["c", "d"], vecs[:2] + 100)
-    keys, got = embed_cache.load_cache(d, 4)
+    embed_job.write_part(d, ["a", "b", "c"], vecs)
+    embed_job.write_part(d, ["c", "d"], vecs[:2] + 100)
+    keys, got = embed_job.load_cache(d, 4)
     assert len(keys) == 4 and not keys.duplicated().any()
     assert np.array_equal(got[keys.get_indexer(["a", "b"])], vecs[:2])
     with pytest.raises(ValueError, match="dimension"):
-        embed_cache.load_cache(d, 8)
-    assert embed_cache.load_cache(tmp_path / "none", 4)[1].shape == (0, 4)
+        embed_job.load_cache(d, 8)
+    assert embed_job.load_cache(tmp_path / "none", 4)[1].shape == (0, 4)

@@ -8,7 +8,7 @@ import pytest
 from embeddings.cleaning import redact_series
 from pipelines.ingest.contract import TS_DTYPE, IngestRules, contract_columns
 from pipelines.ingest.validate import TableResult, ingest_tables, redact_unique, validate_table
-from pipelines.ingest.raw_io import parse_csv_bytes, parse_parquet_bytes
+from pipelines.ingest.parsing import parse_csv_bytes, parse_parquet_bytes
 
 RULES = IngestRules(tiers=("bronze", "silver", "gold"), max_text_chars=40)
 USERS = "user_id,signup_ts,region\nu1,2024-01-01,eu\nu2,2024-01-05T00:00:00Z,us\n"

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.common.errors import UserError
-from pipelines.ingest.raw_io import find_raw_file, parse_csv_bytes, read_raw_table
+from pipelines.ingest.job import read_raw_table
+from pipelines.ingest.parsing import find_raw_file, parse_csv_bytes
 
 
 def test_broken_lines_keep_their_place_and_text():

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.storage.artifact import load_run
 from pipelines.common.config import load_config
-from pipelines.train.flow import run_training
+from pipelines.train.job import run_training
 from ranking.synthetic import synthetic_frame
 
 PP_METRICS = {"mae", "rmse", "r2", "spearman", "gini", "top10_share", "top10_share_oracle"}

@@ -1,4 +1,4 @@
-"""Reading one raw table (``<table>.parquet`` or ``<table>.csv``) without losing a record.
+"""Parsing one raw table (the bytes of ``<table>.parquet`` or ``<table>.csv``) without losing a record.
 
 Every record of the file becomes one row of the returned frame, numbered by ``source_row``
 (1-based, header and blank lines not counted). A CSV record with the wrong number of fields
@@ -15,7 +15,6 @@ DataFrame construction costs about the same CPU time as the C engine (~6 s).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,22 +48,6 @@ def find_raw_file(raw_dir: Path, table: str) -> Path | None:
     if len(found) > 1:
         raise UserError(f"{raw_dir}: both {found[0].name} and {found[1].name} exist; keep one")
     return found[0] if found else None
-
-
-def read_raw_table(raw_dir: Path, table: str) -> RawTable | None:
-    """Read ``table`` from ``raw_dir`` (None when the directory holds no file for it)."""
-    path = find_raw_file(raw_dir, table)
-    if path is None:
-        return None
-    data = path.read_bytes()
-    fmt = path.suffix.lstrip(".")
-    try:
-        frame = parse_csv_bytes(data) if fmt == "csv" else parse_parquet_bytes(data)
-    except UserError as exc:
-        raise UserError(f"{path}: {exc}") from exc
-    except (pa.ArrowException, OSError, csv.Error) as exc:
-        raise UserError(f"{path}: unreadable {fmt} file ({exc})") from exc
-    return RawTable(table, path, fmt, hashlib.sha256(data).hexdigest(), frame)
 
 
 def parse_csv_bytes(data: bytes) -> pd.DataFrame:
@@ -102,10 +85,6 @@ def parse_parquet_bytes(data: bytes) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     _check_columns(list(frame.columns))
     return _with_provenance(frame, range(1, len(frame) + 1))
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def _decode(value: bytes) -> str:

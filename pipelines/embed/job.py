@@ -1,0 +1,206 @@
+"""Stage 'embed', its I/O: curated reviews/searches -> cleaned texts -> cached vectors -> user
+profiles X (Feast feature tables) and ``embed_manifest.json``.
+
+The vector cache: thin on-disk I/O of the embedding job: the vector cache and the empty profile table.
+
+One directory per model id under ``Workspace.embeddings / "cache"``; each directory holds
+Parquet parts ``part-<hash of its keys>.parquet`` with columns ``key`` (content hash of model
+id + kind + text, see ``embeddings.encoder.text_keys``) and ``vector`` (fixed-size list of
+float32). A part is written to a temporary file and renamed, so a killed run leaves either a
+whole part or none (plus, at worst, a ``*.tmp`` that the next run removes). ``model.json``
+beside the parts records the model's dimension and casing, so a run with nothing new to encode
+does not need to load the model at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.common.config import PowerTierConfig
+from pipelines.common.errors import UserError
+from pipelines.common.workspace import Workspace
+from pipelines.embed.plan import SOURCES, build_manifest, plan_encoding, prepare_sources
+from pipelines.storage.files import atomic_path, read_json, read_parquet, write_json
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+CHUNK_SIZE = 256
+MANIFEST = "embed_manifest.json"
+Progress = Callable[[int], None]
+
+
+def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
+              on_plan: Progress | None = None, on_progress: Progress | None = None) -> dict[str, Any]:
+    """Run the embedding job on ``cfg.data_dir``; returns the manifest it wrote.
+
+    ``model`` lets callers (tests, benchmarks) load the encoder once; without it the model is
+    loaded only when something needs encoding (or its dimension is not yet recorded).
+    ``on_plan`` receives the number of texts to encode, ``on_progress`` each finished chunk's size.
+    """
+    from embeddings.encoder import model_id, model_info, precision
+
+    started = time.perf_counter()
+    ws = Workspace(cfg.data_dir)
+    frames = _read_sources(ws)
+    prepared = prepare_sources(cfg, frames)
+    name = model_id(cfg.encoder.model)
+    directory = cache_dir(ws, name)
+    remove_partial(directory)
+    info = model_info(model) if model is not None else read_model_info(directory)
+    if info is None:
+        model = _load(cfg)
+        info = model_info(model)
+    cached_keys, cached_vecs = load_cache(directory, info["dim"])
+    kept, todo = plan_encoding(info["lowercase"], name, prepared, cached_keys)
+    n_todo = sum(len(t) for t in todo.values())
+    if n_todo and model is None:
+        model = _load(cfg)
+    if model is not None:
+        write_model_info(directory, model_info(model))
+    if on_plan:
+        on_plan(n_todo)
+    written = _encode_missing(model, todo, directory, cfg.encoder.batch_size, on_progress) if n_todo else []
+    keys = cached_keys.append(pd.Index([k for chunk, _ in written for k in chunk], dtype=object))
+    vectors = np.vstack([cached_vecs, *[v for _, v in written]])
+    profiles = _write_profiles(cfg, ws, kept, keys, vectors)
+    manifest = build_manifest(prepared, profiles, [s.table for s in SOURCES if frames[s.table] is None])
+    manifest.update(model=name, dim=int(info["dim"]), batch_size=cfg.encoder.batch_size,
+                    device=str(model.device) if model is not None else "none (nothing to encode)",
+                    precision=precision(model) if model is not None else None, cache_dir=str(directory),
+                    seconds=round(time.perf_counter() - started, 3))
+    write_json(manifest, ws.embeddings / MANIFEST)
+    return manifest
+
+
+
+def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
+    """Curated review/search tables (None where absent); no curated data at all is a user error."""
+    if not ws.curated_table("users").exists():
+        raise UserError(f"no curated data in {ws.curated}: run `powertier ingest` first")
+    return {s.table: read_parquet(ws.curated_table(s.table)) if ws.curated_table(s.table).exists() else None
+            for s in SOURCES}
+
+
+
+def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]], directory: Path,
+                    batch_size: int, on_progress: Progress | None) -> list[tuple[list[str], np.ndarray]]:
+    """Encode ``{kind: {key: text}}`` chunk by chunk in the fixed plan, writing one part per chunk."""
+    from embeddings.encoder import encode
+
+    written = []
+    for kind, texts in todo.items():
+        keys = sorted(texts, key=lambda k: (len(texts[k]), k))
+        for lo in range(0, len(keys), CHUNK_SIZE):
+            chunk = keys[lo:lo + CHUNK_SIZE]
+            vectors = encode(model, [texts[k] for k in chunk], kind, batch_size)
+            write_part(directory, chunk, vectors)
+            written.append((chunk, vectors))
+            if on_progress:
+                on_progress(len(chunk))
+    return written
+
+
+
+def _load(cfg: PowerTierConfig) -> SentenceTransformer:
+    from embeddings.encoder import load_encoder
+
+    try:
+        return load_encoder(cfg)
+    except ValueError as exc:
+        raise UserError(str(exc)) from exc
+
+
+
+def _write_profiles(cfg: PowerTierConfig, ws: Workspace, kept: dict, keys: pd.Index,
+                    vectors: np.ndarray) -> dict[str, dict[str, int]]:
+    """Build and write both profile tables; returns rows and users per view."""
+    from embeddings.profiles import review_profiles, search_profiles
+    from pipelines.storage.feast_store import write_empty_table, write_feature_table
+
+    out = {}
+    for s in SOURCES:
+        rows, row_keys = kept[s.table]
+        vecs = vectors[keys.get_indexer(row_keys)] if row_keys else vectors[:0]
+        if s.profile == "review":
+            profile = review_profiles(rows, vecs)
+        else:
+            profile = search_profiles(rows, vecs, cfg.features.search_half_life_days)
+        view = f"user_{s.profile}_profile"
+        if len(profile):
+            write_feature_table(ws, view, profile)
+        else:
+            write_empty_table(cfg, view)
+        out[view] = {"rows": int(len(profile)), "users": int(profile["user_id"].nunique())}
+    return out
+
+
+
+PART_GLOB = "part-*.parquet"
+MODEL_INFO = "model.json"
+
+
+def cache_dir(ws: Workspace, model_name: str) -> Path:
+    """Cache directory of one model id: readable slug + short hash (paths may collide on name)."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(model_name).name)[:48] or "model"
+    digest = hashlib.blake2b(model_name.encode("utf-8"), digest_size=6).hexdigest()
+    return ws.embeddings / "cache" / f"{slug}-{digest}"
+
+
+def remove_partial(directory: Path) -> int:
+    """Delete temporary files a killed run left behind; returns how many."""
+    stale = list(directory.glob("*.tmp")) if directory.exists() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def read_model_info(directory: Path) -> dict[str, Any] | None:
+    """``{"dim": int, "lowercase": bool}`` of the model this cache belongs to, if recorded."""
+    path = directory / MODEL_INFO
+    return read_json(path) if path.exists() else None
+
+
+def write_model_info(directory: Path, info: dict[str, Any]) -> None:
+    write_json(info, directory / MODEL_INFO)
+
+
+def load_cache(directory: Path, dim: int) -> tuple[pd.Index, np.ndarray]:
+    """All cached keys (unique, first part wins) and their vectors ``(n, dim)`` float32."""
+    parts = sorted(directory.glob(PART_GLOB)) if directory.exists() else []
+    if not parts:
+        return pd.Index([], dtype=object), np.zeros((0, dim), dtype=np.float32)
+    table = pa.concat_tables([pq.read_table(p) for p in parts])
+    vectors = table.column("vector").combine_chunks()
+    if vectors.type.list_size != dim:
+        raise ValueError(f"{directory}: cached vectors have dimension {vectors.type.list_size}, model has {dim}")
+    flat = vectors.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    keys = pd.Index(table.column("key").to_pylist(), dtype=object)
+    first = ~keys.duplicated()
+    return keys[first], flat.reshape(-1, dim)[first]
+
+
+def write_part(directory: Path, keys: list[str], vectors: np.ndarray) -> Path:
+    """Write one part atomically; its name is a hash of its keys, so rewriting it is idempotent."""
+    digest = hashlib.blake2b("\n".join(keys).encode("utf-8"), digest_size=8).hexdigest()
+    path = directory / f"part-{digest}.parquet"
+    values = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).ravel(), type=pa.float32())
+    table = pa.table({"key": pa.array(keys, type=pa.string()),
+                      "vector": pa.FixedSizeListArray.from_arrays(values, vectors.shape[1])})
+    _atomic_table(table, path)
+    return path
+
+
+def _atomic_table(table: pa.Table, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)

@@ -1,0 +1,59 @@
+"""The serving stage's files: the run it serves (read once at start-up) and the event log that
+the next ``ingest`` includes (``<data dir>/events/<table>.parquet``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from pipelines.serve.predict import Predictor, _split_service
+from pipelines.serve.scoring import FastScorer
+from feature_repo.timestamps import ts_column
+from pipelines.storage.files import read_json, read_parquet, write_parquet
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+# Event kind -> the raw table its log is ingested as.
+EVENT_TABLES = {"order": "orders", "review": "reviews", "search": "searches"}
+
+
+def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
+    """The run's model and its feature service (which must serve every model input)."""
+    from pipelines.storage.artifact import load_model
+
+    meta = read_json(run_dir / "features.json")
+    name = meta.get("feature_service")
+    if not name:
+        raise ValueError(f"{run_dir}/features.json names no feature service; this run cannot be served online")
+    try:
+        service = store.get_feature_service(name)
+    except Exception as exc:  # Feast raises FeatureServiceNotFoundException (not a LookupError)
+        raise LookupError(f"feature service {name!r} is not registered; run `powertier features apply`") from exc
+    model = load_model(run_dir)
+    features = [f.name for proj in service.feature_view_projections for f in proj.features]
+    missing = [c for c in model.required_columns() if c not in features]
+    if missing:
+        raise ValueError(f"feature service {name!r} lacks model inputs {missing}")
+    ts_columns = [c for c in (ts_column(p.name) for p in service.feature_view_projections) if c in features]
+    run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    run_id = run_json.get("run_id", run_dir.name)
+    refs, on_demand = _split_service(store, service)
+    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model))
+
+
+
+def read_event_log(directory: Path) -> dict[str, pd.DataFrame]:
+    """Every logged event table (absent tables are left out)."""
+    return {t: read_parquet(directory / f"{t}.parquet") for t in EVENT_TABLES.values()
+            if (directory / f"{t}.parquet").exists()}
+
+
+
+def append_event(directory: Path, table: str, row: pd.DataFrame, log: dict[str, pd.DataFrame]) -> Path:
+    """Append the redacted contract row to the table's event log (atomic rewrite)."""
+    path = directory / f"{table}.parquet"
+    out = pd.concat([log[table], row], ignore_index=True) if table in log else row
+    return write_parquet(out, path)
