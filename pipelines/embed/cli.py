@@ -10,7 +10,6 @@ import typer
 
 from pipelines.common.cli import ConfigOpt, console, err_console, get_config
 from pipelines.common.config import PowerTierConfig
-from pipelines.embed.job import run_embed
 
 if TYPE_CHECKING:
 
@@ -39,6 +38,8 @@ def embed(
 
 def run_with_progress(cfg: PowerTierConfig) -> dict[str, Any]:
     """``run_embed`` with a rich progress bar (texts/s) on stderr."""
+    from pipelines.embed.job import run_embed
+
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -12,9 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from pipelines.common.cli import ConfigOpt, console, get_config
-from pipelines.common.times import parse_as_of
 from pipelines.common.workspace import Workspace
-from pipelines.ingest.job import run_ingest
 
 RawOpt = Annotated[Path | None, typer.Option(
     "--raw", help="Directory holding <table>.parquet or <table>.csv (default: DATA_DIR/raw).")]
@@ -24,6 +22,9 @@ AsOfOpt = Annotated[str | None, typer.Option(
 
 def ingest(raw: RawOpt = None, as_of: AsOfOpt = None, config: ConfigOpt = None) -> None:
     """Validate the raw tables against the contract and write curated + quarantine Parquet."""
+    from pipelines.common.times import parse_as_of
+    from pipelines.ingest.job import run_ingest
+
     cfg = get_config(config, as_of=parse_as_of(as_of))
     raw_dir = raw if raw is not None else Workspace(cfg.data_dir).raw
     manifest = run_ingest(cfg, raw_dir)

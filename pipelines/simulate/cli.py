@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipelines.common.cli import ConfigOpt, console, get_config
-from pipelines.common.times import parse_time
-from pipelines.simulate.job import RawFormat, write_raw
+
+
+class RawFormat(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
 
 
 def generate(
@@ -26,6 +30,8 @@ def generate(
     """Simulate an e-commerce platform and write its raw tables (same arguments, same bytes)."""
     from rich.table import Table
 
+    from pipelines.common.times import parse_time
+    from pipelines.simulate.job import write_raw
     from pipelines.simulate.simulator import simulate
     from pipelines.common.workspace import Workspace
 
@@ -33,7 +39,7 @@ def generate(
     parse_time(start, "--start")
     out_dir = out if out is not None else Workspace(cfg.data_dir).raw
     tables = simulate(users, days, cfg.seed if seed is None else seed, start, list(cfg.tiers))
-    paths = write_raw(tables, out_dir, fmt)
+    paths = write_raw(tables, out_dir, fmt.value)
     table = Table(title="generated raw tables")
     table.add_column("table")
     table.add_column("rows", justify="right")

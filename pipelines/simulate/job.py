@@ -3,18 +3,12 @@ makes them; see docs/SIMULATOR.md)."""
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import pandas as pd
 
 from pipelines.common.errors import UserError
 from pipelines.storage.files import atomic_path, write_parquet
-
-
-class RawFormat(str, Enum):
-    parquet = "parquet"
-    csv = "csv"
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -24,11 +18,11 @@ def _write_csv(df: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_raw(tables: dict[str, pd.DataFrame], out: Path, fmt: RawFormat) -> dict[str, Path]:
+def write_raw(tables: dict[str, pd.DataFrame], out: Path, fmt: str) -> dict[str, Path]:
     """Write each table as ``<out>/<table>.<fmt>``; refuses to leave the other format beside it."""
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} exists and is not a directory")
-    other = "csv" if fmt is RawFormat.parquet else "parquet"
+    other = "csv" if fmt == "parquet" else "parquet"
     clash = [out / f"{t}.{other}" for t in tables if (out / f"{t}.{other}").exists()]
     if clash:
         raise UserError(f"{clash[0]} already exists; remove it or pass --format {other} "
@@ -36,6 +30,6 @@ def write_raw(tables: dict[str, pd.DataFrame], out: Path, fmt: RawFormat) -> dic
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, df in tables.items():
-        path = out / f"{name}.{fmt.value}"
-        paths[name] = write_parquet(df, path) if fmt is RawFormat.parquet else _write_csv(df, path)
+        path = out / f"{name}.{fmt}"
+        paths[name] = write_parquet(df, path) if fmt == "parquet" else _write_csv(df, path)
     return paths
