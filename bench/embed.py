@@ -4,7 +4,7 @@ Corpus: ``powertier generate``'s simulator (reviews + searches, with its repetit
 spam), ingested with the real ingest stage. Per run, interleaved, median of ``--runs``:
 
 * baseline: ``SentenceTransformer.encode`` over every raw text, batch 32, fp32;
-* job: ``pipelines.embed.cli.run_embed`` from the curated tables with an empty cache
+* job: ``pipelines.embed.job.run_embed`` from the curated tables with an empty cache
   (cleaning, spam flags, dedup, length-sorted chunks, profiles and Parquet writes included).
 
 Both use an already-loaded model (the baseline an fp32 copy, the job ``load_encoder``'s choice
