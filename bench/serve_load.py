@@ -63,10 +63,7 @@ def _env(data_dir: Path, store: str, redis_url: str | None) -> dict[str, str]:
            "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("POWERTIER_API_KEY", None)
     if redis_url:
-        from pipelines.storage.feast_store import redis_connection_string
-
-        env["POWERTIER_REDIS_URL"] = redis_url
-        env["POWERTIER_REDIS_CONN"] = redis_connection_string()  # feature_store.yaml of `feast serve` reads it
+        env["POWERTIER_REDIS_URL"] = redis_url  # `powertier features apply` wrote its host into feature_store.yaml
     return env
 
 

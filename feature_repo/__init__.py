@@ -3,6 +3,8 @@
 * ``names.py`` — plain constants (project, service names, request field); importing it is free.
 * ``entities.py``, ``data_sources.py``, ``feature_views.py``, ``feature_services.py`` — builders.
 * ``definitions.py`` — ``build_definitions``: every object for one workspace.
-* ``repo.py`` — what the Feast CLI reads (``feast -c feature_repo plan|apply|ui``): the objects of
-  the default workspace.
+
+The Feast CLI does not read this folder: ``powertier features apply`` writes each workspace's
+``<data_dir>/feast/`` (``feature_store.yaml`` + ``powertier_repo.py``, which calls
+``build_definitions`` with that workspace's paths), and ``feast -c <data_dir>/feast ...`` runs there.
 """

@@ -1,5 +1,5 @@
-"""``build_definitions``: every Feast object of one workspace (``repo.py`` instantiates them for
-the default workspace, for the Feast CLI)."""
+"""``build_definitions``: every Feast object of one workspace (PowerTier applies them; the Feast
+CLI gets them from the generated ``<data_dir>/feast/powertier_repo.py``)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Feast feature views: transactional Y, text profiles X, model scores, and the on-demand
-time-relative features. Builders only; ``repo.py`` instantiates them for the Feast CLI."""
+time-relative features. Builders only; ``definitions.py`` instantiates them."""
 
 from __future__ import annotations
 

@@ -84,6 +84,9 @@ class ServeConfig(_Section):
     port: int = 8080
     workers: int = 1
     max_batch: int = Field(256, gt=0)
+    stale_after_days: float = Field(30.0, gt=0, description="A prediction whose newest feature row is older "
+                                    "than this is flagged stale (rows are written only when a value changes, "
+                                    "so a quiet user's rows age too).")
 
 
 class PowerTierConfig(BaseSettings):

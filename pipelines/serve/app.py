@@ -1,9 +1,10 @@
-"""The PowerTier HTTP API (FastAPI): routes, auth, error handlers, metrics middleware.
+"""The PowerTier HTTP API (FastAPI): routes, auth, error handlers, metrics middleware, offline docs.
 
 ``create_app(cfg, run_dir)`` only builds the app; the lifespan loads the heavy resources once per
 process (``pipelines.serve.state``) and drops them on shutdown. ``/v1/predict`` runs on the event
-loop (see its docstring); the event endpoints and ``/readyz`` are plain ``def`` (the encoder and
-store probes block), so they run in the thread pool.
+loop (see the comment in the route); the event endpoints and ``/readyz`` are plain ``def`` (the
+encoder and store probes block), so they run in the thread pool. Request and response bodies are
+the models of ``pipelines.serve.schemas``; ``/docs`` serves Swagger UI from local files.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import secrets
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from pipelines.common.config import PowerTierConfig
@@ -39,6 +41,14 @@ from pipelines.serve.metrics import (
     render,
 )
 from pipelines.serve.predict import StoreUnavailable, lookup, score
+from pipelines.serve.schemas import (
+    ACCEPTED,
+    Health,
+    PredictRequest,
+    PredictResponse,
+    Readiness,
+    error_responses,
+)
 from pipelines.serve.state import (
     ServeState,
     default_encoder,
@@ -50,15 +60,25 @@ if TYPE_CHECKING:
     from pipelines.serve.events import Encoder
 
 API_KEY_ENV = "POWERTIER_API_KEY"
+ASSETS_PATH = "/docs/assets"
 log = logging.getLogger("powertier.serve")
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="APIKey",
+                       description="Required on /v1/* when the server runs with POWERTIER_API_KEY set.")
+TAGS = [{"name": "predict", "description": "Tier and purchasing power from the online features."},
+        {"name": "events", "description": "Fresh orders, reviews and searches that update a user's features."},
+        {"name": "operations", "description": "Probes and Prometheus metrics (no API key)."}]
+DESCRIPTION = ("Scores users with a trained PowerTier run over the Feast online store, and takes events "
+               "that update their online features. Errors are JSON `{\"error\": message, ...}`.")
 
 
-UserId = Annotated[str, Field(min_length=1, max_length=256)]
+def package_version() -> str:
+    """The installed ``powertier`` distribution's version (the API's version in OpenAPI)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-
-class PredictRequest(BaseModel):
-    user_ids: list[UserId]
-    as_of: datetime | None = Field(None, description="Time of the time-relative features (default: now).")
+    try:
+        return version("powertier")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
 
 
 def _error(code: int, message: str, **extra: Any) -> JSONResponse:
@@ -94,12 +114,11 @@ def _install_handlers(app: FastAPI, metrics: ServeMetrics) -> None:
         return _error(500, "internal error (logged on the server)")
 
 
-def _auth_dependency(api_key: str | None) -> Callable[[Request], Any]:
-    async def check(request: Request) -> None:  # async: a sync dependency costs a thread-pool hop
+def _auth_dependency(api_key: str | None) -> Callable[..., Any]:
+    async def check(given: str | None = Security(API_KEY)) -> None:  # async: no thread-pool hop
         if api_key is None:
             return
-        given = request.headers.get("x-api-key", "")
-        if not secrets.compare_digest(given.encode(), api_key.encode()):
+        if not secrets.compare_digest((given or "").encode(), api_key.encode()):
             raise HTTPException(401, "missing or invalid X-API-Key header")
     return check
 
@@ -111,18 +130,45 @@ def create_app(cfg: PowerTierConfig, run_dir: Path,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.serve = load_state(cfg, Path(run_dir), encoder_factory)
+        state = load_state(cfg, Path(run_dir), encoder_factory)
+        pred = state.predictor
+        metrics.model_info.labels(pred.run_id, pred.service.name, str(pred.model.feature_set)).set(1)
+        app.state.serve = state
         yield
         log.info("shutting down")
         app.state.serve = None
 
-    app = FastAPI(title="PowerTier", version="1", lifespan=lifespan)
+    app = FastAPI(title="PowerTier", version=package_version(), description=DESCRIPTION, openapi_tags=TAGS,
+                  docs_url=None, redoc_url=None, lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_handlers(app, metrics)
     auth = Depends(_auth_dependency(os.environ.get(API_KEY_ENV) or None))
+    _add_docs_routes(app)
     _add_probe_routes(app, metrics)
-    _add_v1_routes(app, metrics, auth, cfg.serve.max_batch)
+    _add_v1_routes(app, metrics, auth, cfg)
     return app
+
+
+def _add_docs_routes(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` from the assets of the ``swagger-ui-bundle`` package: no CDN, so the
+    page works on a host without internet access."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from starlette.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(ASSETS_PATH, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
+                                   oauth2_redirect_url="/docs/oauth2-redirect",
+                                   swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+                                   swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _state(request: Request) -> ServeState:
@@ -133,12 +179,14 @@ def _state(request: Request) -> ServeState:
 
 
 def _add_probe_routes(app: FastAPI, metrics: ServeMetrics) -> None:
-    @app.get("/healthz")
+    @app.get("/healthz", tags=["operations"], response_model=Health)
     def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.get("/readyz", tags=["operations"], response_model=Readiness,
+             responses={503: {"model": Readiness, "description": "Not ready: resources not loaded, or the "
+                                                                "online store is unreachable."}})
     def readyz(request: Request) -> JSONResponse:
         """200 when the model is loaded and the online store answers, else 503."""
         state = getattr(request.app.state, "serve", None)
@@ -151,21 +199,28 @@ def _add_probe_routes(app: FastAPI, metrics: ServeMetrics) -> None:
         return JSONResponse(body if ok else {"error": f"online store unreachable: {why}", **body},
                             status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", tags=["operations"], response_class=Response,
+             responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text exposition."}})
     def prometheus() -> Response:
-        """Prometheus exposition: request counts and latencies, cold starts, errors, events."""
+        """Prometheus exposition: requests and their latency, predictions, cold starts, errors, events,
+        the served run (``powertier_model_info``) and the process's CPU, memory and file descriptors."""
         data, content_type = render(metrics)
         return Response(data, media_type=content_type)
 
 
-def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, max_batch: int) -> None:
-    @app.post("/v1/predict", dependencies=[auth])
-    async def predict(body: PredictRequest, request: Request) -> JSONResponse:
-        """Tier, tier probabilities, purchasing power and reasons for up to ``max_batch`` users.
+def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, cfg: PowerTierConfig) -> None:
+    max_batch, stale_after_s = cfg.serve.max_batch, cfg.serve.stale_after_days * 86400.0
 
-        Runs on the event loop: the work is ~2 ms of GIL-bound CPU for one user, and a thread-pool
-        hop cost more than that under load (p99 85 ms vs 9 ms at 100 req/s, docs/BENCHMARKS.md).
-        The breaker keeps a dead online store from stalling the loop."""
+    @app.post("/v1/predict", dependencies=[auth], tags=["predict"], response_model=PredictResponse,
+              responses=error_responses(401, 413, 422, 503))
+    async def predict(body: PredictRequest, request: Request) -> JSONResponse:
+        """Tier, tier probabilities, purchasing power and the reasons behind both, for 1 to
+        serve.max_batch users, from their online features at `as_of`. An unknown user is a cold
+        start (`cold_start: true`), never an error; `stale` flags features older than
+        serve.stale_after_days."""
+        # On the event loop, not in the thread pool: one user is ~2 ms of GIL-bound CPU and the
+        # thread hop cost more than that under load (docs/BENCHMARKS.md); the breaker keeps a dead
+        # online store from stalling the loop.
         if not body.user_ids:
             raise RequestValidationError([{"loc": ("body", "user_ids"), "msg": "must list at least one user id",
                                            "type": "value_error"}])
@@ -181,7 +236,7 @@ def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, max_batch: in
         except StoreUnavailable as exc:
             state.breaker.failed(exc)
             raise
-        rows = score(state.predictor, frame)
+        rows = score(state.predictor, frame, as_of=as_of, stale_after_s=stale_after_s)
         metrics.predictions.inc(len(rows))
         metrics.cold_starts.inc(sum(r["cold_start"] for r in rows))
         # A JSONResponse skips FastAPI's jsonable_encoder walk: the rows are plain JSON types already.
@@ -192,6 +247,7 @@ def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, max_batch: in
 
 
 def _add_event_route(app: FastAPI, metrics: ServeMetrics, auth: Any, kind: str, model: type[BaseModel]) -> None:
+    """``POST /v1/events/<kind>`` with ``model`` as its body."""
     def post_event(body: BaseModel, request: Request) -> JSONResponse:
         state = _state(request)
         if state.events is None:
@@ -205,8 +261,10 @@ def _add_event_route(app: FastAPI, metrics: ServeMetrics, auth: Any, kind: str, 
         return JSONResponse(summary, status_code=202)
 
     post_event.__annotations__["body"] = model  # the concrete body model, for validation and OpenAPI
-    post_event.__doc__ = f"Record a {kind} event: validate, update the user's online features, log it."
-    app.post(f"/v1/events/{kind}", dependencies=[auth], name=f"event_{kind}", status_code=202)(post_event)
+    post_event.__doc__ = (f"Record a {kind} event: validated and PII-redacted like batch ingest, applied to the "
+                          f"user's online features at once, and logged for the next batch run.")
+    app.post(f"/v1/events/{kind}", dependencies=[auth], name=f"event_{kind}", status_code=202, tags=["events"],
+             response_model=ACCEPTED[kind], responses=error_responses(401, 409, 422, 503))(post_event)
 
 
 def app_from_env() -> FastAPI:

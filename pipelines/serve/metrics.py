@@ -17,10 +17,13 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     values,
 )
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5)
 access_log = logging.getLogger("powertier.access")
@@ -37,6 +40,7 @@ class ServeMetrics:
     cold_starts: Counter
     errors: Counter
     events: Counter
+    model_info: Gauge
 
 
 def build_metrics() -> ServeMetrics:
@@ -46,7 +50,7 @@ def build_metrics() -> ServeMetrics:
         registry=reg,
         requests=Counter("powertier_http_requests", "HTTP requests by route and status.",
                          ["method", "route", "status"], registry=reg),
-        latency=Histogram("powertier_http_request_seconds", "HTTP request latency by route.",
+        latency=Histogram("powertier_http_request_duration_seconds", "HTTP request latency by route.",
                           ["method", "route"], buckets=LATENCY_BUCKETS, registry=reg),
         predictions=Counter("powertier_predictions", "Users scored by /v1/predict.", registry=reg),
         cold_starts=Counter("powertier_cold_starts", "Users scored without any online feature row.",
@@ -56,18 +60,41 @@ def build_metrics() -> ServeMetrics:
         events=Counter("powertier_events", "Events received by kind (order, review, search) and outcome "
                        "(accepted or the rejection reason).", ["kind", "outcome"],
                        registry=reg),
+        # "max" across workers: every worker of one server serves the same run, so the value is 1.
+        model_info=Gauge("powertier_model_info", "The served run (value 1): run id, feature service, model type.",
+                         ["run_id", "feature_service", "feature_set"], multiprocess_mode="max", registry=reg),
     )
 
 
+class _WithoutFeast(Collector):
+    """A collector minus Feast's own families: its feature-server metrics live in the same
+    multiprocess directory but are never recorded by this app (they would always read 0)."""
+
+    def __init__(self, inner: Collector):
+        self.inner = inner
+
+    def collect(self):
+        return [m for m in self.inner.collect() if not m.name.startswith("feast_")]
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR")) and values.ValueClass is not values.MutexValue
+
+
 def render(metrics: ServeMetrics) -> tuple[bytes, str]:
-    """Exposition text of this app, or of every worker (and Feast's metrics) in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and values.ValueClass is not values.MutexValue:
+    """Exposition text of this app, or of every worker in multiprocess mode, plus the standard
+    ``process_*`` metrics of the answering process."""
+    reg = CollectorRegistry()
+    if _multiprocess():
         from prometheus_client import multiprocess
 
-        reg = CollectorRegistry()
-        multiprocess.MultiProcessCollector(reg)
-        return generate_latest(reg), CONTENT_TYPE_LATEST
-    return generate_latest(metrics.registry), CONTENT_TYPE_LATEST
+        inner = CollectorRegistry()
+        multiprocess.MultiProcessCollector(inner)
+        reg.register(_WithoutFeast(inner))
+    else:
+        reg.register(_WithoutFeast(metrics.registry))
+    ProcessCollector(registry=reg)
+    return generate_latest(reg), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

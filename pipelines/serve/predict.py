@@ -156,26 +156,36 @@ def _newest(data: Columns, columns: list[str], i: int) -> float | None:
     return max(stamps) if stamps else None
 
 
-def score(pred: Predictor, data: Columns) -> list[dict[str, Any]]:
-    """Model outputs per user of a :func:`lookup`, in the API's response shape.
+def score(pred: Predictor, data: Columns, as_of: datetime | None = None,
+          stale_after_s: float = math.inf) -> list[dict[str, Any]]:
+    """Model outputs per user of a :func:`lookup`, in the API's response shape
+    (``pipelines.serve.schemas.Prediction``).
 
     A user without any feature row is a cold start: the model still answers (every input
     missing, which LightGBM routes down its learned default branches) and ``cold_start`` says so.
+    ``feature_age_seconds`` is ``as_of`` minus the newest feature row's time (null without
+    ``as_of``); past ``stale_after_s`` the prediction is flagged ``stale``.
     """
     out: Outputs = pred.fast.predict(data) if pred.fast is not None else model_outputs(pred.model, data)
     tiers = list(pred.model.params.tiers)
+    now = as_of.timestamp() if as_of is not None else None
     results = []
     for i, user in enumerate(data["user_id"]):
         newest = _newest(data, pred.ts_columns, i)
         proba = out.proba[i] if out.proba is not None else None
+        tier = tiers[int(proba.argmax())] if proba is not None else None
+        age = None if newest is None or now is None else now - newest
         results.append({
             "user_id": str(user),
-            "tier": tiers[int(proba.argmax())] if proba is not None else None,
+            "tier": tier,
             "tier_probabilities": {t: float(p) for t, p in zip(tiers, proba)} if proba is not None else {},
             "purchasing_power": float(out.purchasing_power[i]),
             "cold_start": newest is None,
             "feature_timestamp": _iso(newest),
+            "feature_age_seconds": age,
+            "stale": None if age is None else age > stale_after_s,
             "reasons": out.reasons[i],
+            "tier_reasons_class": tier,  # the model explains the probability of the predicted tier
             "tier_reasons": out.tier_reasons[i],
         })
     return results

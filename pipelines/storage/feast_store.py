@@ -1,7 +1,8 @@
 """Thin Feast I/O for one workspace: build the store, apply, materialize, retrieve.
 
-Every stage reaches Feast only through these functions (and ``feast`` CLI users through
-``feature_repo/``), so the store is configured in exactly one place.
+Every stage reaches Feast only through these functions, and ``apply`` writes the workspace's
+Feast CLI folder (``<data_dir>/feast``: ``feature_store.yaml`` + ``powertier_repo.py``), so the store
+is configured in exactly one place.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from feature_repo.names import PROJECT, REQUEST_TIME_FIELD
 from pipelines.common.config import PowerTierConfig, redis_url
 from feature_repo.timestamps import to_utc_us, ts_column
-from pipelines.storage.files import atomic_path, write_parquet
+from pipelines.storage.files import atomic_path, write_parquet, write_text
 from pipelines.common.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -94,7 +95,8 @@ def open_store(cfg: PowerTierConfig) -> "FeatureStore":
 
 
 def definitions(cfg: PowerTierConfig) -> "Definitions":
-    """Every Feast object of this workspace (same builders as ``feature_repo/repo.py``)."""
+    """Every Feast object of this workspace (what ``feast -c <data_dir>/feast`` reads too, through
+    :func:`write_repo_module`)."""
     from feature_repo.definitions import build_definitions
 
     return build_definitions(Workspace(cfg.data_dir).features, cfg.features.windows_days, cfg.tiers)
@@ -137,6 +139,7 @@ def apply(store: "FeatureStore", cfg: PowerTierConfig) -> list[str]:
     """Register every PowerTier definition for this workspace (``feast apply``); returns view names."""
     ensure_tables(cfg)
     write_repo_yaml(cfg)
+    write_repo_module(cfg)
     defs = definitions(cfg)
     store.apply(defs.all())
     return list(defs.views)
@@ -213,7 +216,30 @@ def write_repo_yaml(cfg: PowerTierConfig) -> Path:
     connection stays in the environment (``${POWERTIER_REDIS_CONN}`` is expanded by Feast)."""
     import yaml
 
-    from pipelines.storage.files import write_text
-
     doc = store_settings(cfg, redis_connection="${%s}" % REDIS_CONN_ENV)
     return write_text(yaml.safe_dump(doc, sort_keys=False), Workspace(cfg.data_dir).feast / "feature_store.yaml")
+
+
+REPO_MODULE = "powertier_repo.py"
+
+
+def write_repo_module(cfg: PowerTierConfig) -> Path:
+    """Write ``<data_dir>/feast/powertier_repo.py``: the Feast CLI's view of this workspace's
+    definitions (the same :func:`definitions` PowerTier applies), so ``feast -c <data_dir>/feast
+    plan|apply|ui|serve`` sees every registered object and plans no deletion."""
+    ws = Workspace(cfg.data_dir)
+    text = f'''"""Feast definitions of the PowerTier workspace {ws.root}.
+
+Written by `powertier features apply` (rewritten at every apply; edit the builders in
+feature_repo/, not this file), so that `feast -c {ws.feast} plan|apply|ui|serve` work on
+exactly the objects PowerTier registers.
+"""
+
+from pathlib import Path
+
+from feature_repo.definitions import build_definitions
+
+_defs = build_definitions(Path({str(ws.features)!r}), {list(cfg.features.windows_days)!r}, {list(cfg.tiers)!r})
+globals().update({{f"_feast_{{i}}": obj for i, obj in enumerate(_defs.all())}})
+'''
+    return write_text(text, ws.feast / REPO_MODULE)

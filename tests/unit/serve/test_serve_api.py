@@ -60,7 +60,7 @@ def test_probes_and_metrics(client):
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert 'powertier_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
-    assert "powertier_http_request_seconds_bucket" in metrics.text
+    assert "powertier_http_request_duration_seconds_bucket" in metrics.text
 
 
 def test_predict_contract_for_known_unknown_and_repeated_users(client):
