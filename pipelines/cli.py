@@ -7,7 +7,7 @@ the commands, so ``powertier --help`` stays fast and importing this module does 
 from __future__ import annotations
 
 import json
-import warnings
+from typing import Annotated
 
 import typer
 
@@ -19,12 +19,32 @@ from pipelines.ingest import cli as stage_ingest
 from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
-from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config
+from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output
 
 app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="PowerTier: membership tier and purchasing power from text embeddings + transactions.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect the effective configuration.")
 app.add_typer(config_app, name="config")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        console.print(f"powertier {version('powertier')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show library warnings and log records "
+                                          "(hidden by default).")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the installed version and exit.")] = False,
+) -> None:
+    """PowerTier: membership tier and purchasing power from text embeddings + transactions."""
+    library_output(verbose)
 
 
 @config_app.command("show")
@@ -47,9 +67,6 @@ app.command("serve")(stage_serve.serve)
 
 
 def main() -> None:
-    """Console-script entry point (user mistakes: see ``UserError``)."""
-    # Library chatter a user can do nothing about (ibis/duckdb API deprecations, Feast's notice
-    # that on-demand views are "experimental") would bury the stage output.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message="On demand feature view is an experimental feature")
+    """Console-script entry point (user mistakes: see ``UserError``; library noise:
+    :func:`~pipelines.common.cli.library_output`, applied by the root callback)."""
     app()

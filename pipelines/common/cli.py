@@ -3,7 +3,9 @@ the mapping of :class:`~pipelines.common.errors.UserError` to one line on stderr
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +44,28 @@ class PowerTierGroup(TyperGroup):
             return super().invoke(ctx)
         except UserError as exc:
             raise _UserErrorExit(exc.message) from exc
+
+
+def library_output(verbose: bool) -> None:
+    """The one policy for library warnings and log records: hidden by default, shown with --verbose.
+
+    Warnings are routed through logging (``py.warnings``) instead of filtered: importing Feast calls
+    ``warnings.simplefilter("once", DeprecationWarning)``, which overrides any filter installed
+    before it, but it leaves the display hook alone. Library loggers (Feast, Optuna, ...) get no
+    handler by default, so Python's last-resort handler never prints their warnings either.
+    """
+    from rich.logging import RichHandler
+
+    logging.captureWarnings(True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    if verbose:
+        warnings.simplefilter("default")  # each distinct warning once per location
+        root.addHandler(RichHandler(console=err_console, show_time=False, show_path=False, markup=False))
+        root.setLevel(logging.WARNING)
+    else:
+        root.addHandler(logging.NullHandler())
 
 
 def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:
