@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, Request, Security
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
@@ -138,37 +139,16 @@ def create_app(cfg: PowerTierConfig, run_dir: Path,
         log.info("shutting down")
         app.state.serve = None
 
-    app = FastAPI(title="PowerTier", version=package_version(), description=DESCRIPTION, openapi_tags=TAGS,
-                  docs_url=None, redoc_url=None, lifespan=lifespan)
+    # FastAPIOffline: a FastAPI app whose /docs (Swagger UI) and /redoc load their JS/CSS from this
+    # server (the fastapi-offline package's files), so the pages work without internet access.
+    app = FastAPIOffline(title="PowerTier", version=package_version(), description=DESCRIPTION, openapi_tags=TAGS,
+                         static_url=ASSETS_PATH, favicon_url=f"{ASSETS_PATH}/favicon.png", lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_handlers(app, metrics)
     auth = Depends(_auth_dependency(os.environ.get(API_KEY_ENV) or None))
-    _add_docs_routes(app)
     _add_probe_routes(app, metrics)
     _add_v1_routes(app, metrics, auth, cfg)
     return app
-
-
-def _add_docs_routes(app: FastAPI) -> None:
-    """Swagger UI at ``/docs`` from the assets of the ``swagger-ui-bundle`` package: no CDN, so the
-    page works on a host without internet access."""
-    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
-    from starlette.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
-
-    app.mount(ASSETS_PATH, StaticFiles(directory=swagger_ui_path), name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} API",
-                                   oauth2_redirect_url="/docs/oauth2-redirect",
-                                   swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-                                   swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
-                                   swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png")
-
-    @app.get("/docs/oauth2-redirect", include_in_schema=False)
-    def oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
 
 
 def _state(request: Request) -> ServeState:
