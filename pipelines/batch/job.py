@@ -67,7 +67,11 @@ def _train_and_score(cfg: PowerTierConfig, report: Report) -> dict[str, str]:
         report("skip", f"train and score: {exc}")
         return {}
     report("run", run_dir)
+    outputs = {"run": str(run_dir), "report": str(run_dir / "report.html"), "metrics": str(run_dir / "metrics.json")}
+    if not (Workspace(cfg.data_dir).runs / "latest").exists():  # the gate refused it, none promoted before
+        report("skip", "score: no promoted run (runs/latest); see the gate above")
+        return outputs
     report("step", "score")
-    n, when, _ = score_users(cfg, run_dir, cfg.as_of)
-    report("note", f"scored {n:,} active users as of {when.isoformat()} -> Feast view user_predictions")
-    return {"run": str(run_dir), "report": str(run_dir / "report.html"), "metrics": str(run_dir / "metrics.json")}
+    n, when, run_id = score_users(cfg, None, cfg.as_of)
+    report("note", f"scored {n:,} active users as of {when.isoformat()} with run {run_id} -> Feast view user_predictions")
+    return outputs

@@ -72,6 +72,12 @@ class TrainConfig(_Section):
     num_boost_round: int = Field(400, gt=0)
     early_stopping_rounds: int = Field(30, gt=0)
     num_threads: int = Field(1, gt=0, description="LightGBM threads; fixed so that training is reproducible.")
+    promote: Literal["gate", "always", "never"] = Field(
+        "gate", description="Move runs/latest to a new run: only if it passes the gate, always, or never.")
+    gate_baselines: list[str] = Field(["persistence", "btyd"], description="Baselines the gate compares against.")
+    gate_min_wins: int = Field(4, ge=0, le=6, description="Headline metrics (of 6) on which the main model must be "
+                               "at least as good as each gated baseline.")
+    gate_ratio_range: tuple[float, float] = Field((0.8, 1.25), description="Allowed test mean prediction / mean truth.")
 
 
 class BacktestConfig(_Section):

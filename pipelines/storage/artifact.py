@@ -11,7 +11,7 @@ Layout of ``<run dir>/``::
     metrics.json          test metrics (see ranking.evaluation.evaluate)
     predictions.parquet   test-split predictions
     report.html           self-contained report
-    run.json              summary: run id, created_at, targets, split, notes
+    run.json              summary: run id, created_at, targets, split, notes, verdict (ranking.gate)
 
 The directory is written under a temporary name and renamed at the end, so a killed run never
 leaves a half-written run dir behind.
@@ -61,7 +61,8 @@ def load_model(run_dir: Path) -> TwoStageModel:
 
 def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd.DataFrame, report_html: str,
              config: dict[str, Any], feature_service: str | None, feature_names: list[str] | None,
-             encoder: dict[str, Any] | None = None, split: dict[str, Any] | None = None) -> Path:
+             encoder: dict[str, Any] | None = None, split: dict[str, Any] | None = None,
+             verdict: dict[str, Any] | None = None) -> Path:
     """Write a complete run dir atomically; refuses to overwrite an existing one."""
     run_dir = Path(run_dir)
     with atomic_dir(run_dir) as tmp:
@@ -74,7 +75,7 @@ def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd
         write_text(report_html, tmp / "report.html")
         write_json({"run_id": run_dir.name, "created_at": datetime.now(timezone.utc).isoformat(),
                     "feature_set": model.feature_set, "targets": model.targets, "notes": model.notes_,
-                    "split": split or {}}, tmp / "run.json")
+                    "split": split or {}, "verdict": verdict}, tmp / "run.json")
     return run_dir
 
 

@@ -24,6 +24,8 @@ def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated trai
           test_fraction: Annotated[float | None, typer.Option(help="Share of cutoffs/users for test.")] = None,
           trials: Annotated[int | None, typer.Option(help="Optuna trials per LightGBM model.")] = None,
           seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+          promote: Annotated[str | None, typer.Option(help="gate (default: move runs/latest only if the run passes "
+                                                      "the gate) | always | never")] = None,
           config: ConfigOpt = None) -> None:
     """Train the two-stage model; prints the run directory as its last line."""
     from pipelines.common.times import parse_days
@@ -31,8 +33,11 @@ def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated trai
 
     if split not in (None, "time", "user"):
         raise UserError("--split must be 'time' or 'user'")
+    if promote not in (None, "gate", "always", "never"):
+        raise UserError("--promote must be 'gate', 'always' or 'never'")
     cfg = get_config(config, seed=seed, horizon_days=parse_days(horizon) if horizon else None,
-                     train__split=split, train__test_fraction=test_fraction, train__trials=trials)
+                     train__split=split, train__test_fraction=test_fraction, train__trials=trials,
+                     train__promote=promote)
     run_dir = train_run(cfg, cutoffs, start, end, parse_days(every), log=console.print)
     print_run(run_dir)
     print(run_dir)
@@ -42,7 +47,10 @@ def print_run(run_dir: Path) -> None:
     """The ablation table, segments and notes of a finished run, then where its report is."""
     from pipelines.storage.files import read_json
 
-    print_ablations(read_json(run_dir / "metrics.json"), read_json(run_dir / "run.json").get("notes", []))
+    run = read_json(run_dir / "run.json")
+    print_ablations(read_json(run_dir / "metrics.json"), run.get("notes", []))
+    if run.get("verdict"):
+        print_verdict(run["verdict"])
     console.print(f"report: {run_dir / 'report.html'}")
 
 
@@ -88,6 +96,7 @@ def ablation_rows(metrics: dict[str, Any]) -> list[tuple[str, dict, dict]]:
     rows = [(f"{kind} {fs}", pp[kind].get(fs, {}), tier.get(kind, {}).get(fs, {}))
             for kind in ("lightgbm", "linear") for fs in ("XY", "Y", "X")]
     rows.append(("persistence", pp.get("persistence", {}), tier.get("persistence", {})))
+    rows.append(("btyd (BG/NBD x GG)", pp.get("btyd", {}), {}))
     return rows
 
 
@@ -127,3 +136,19 @@ def print_ablations(metrics: dict[str, Any], notes: list[str]) -> None:
         console.print(f"  tenure={value} users, lightgbm by feature set: " + "; ".join(parts))
     for note in notes:
         console.print(f"  note: {note}")
+
+
+def print_verdict(verdict: dict[str, Any]) -> None:
+    """Say plainly where the main model loses to a baseline, and the gate's rule and outcome."""
+    ratio = verdict.get("mean_ratio")
+    console.print(f"main model {verdict['main']}: test mean prediction / mean truth = "
+                  + (f"{ratio:.3f}" if ratio is not None else "undefined"))
+    if verdict["losses"]:
+        console.print(f"[bold yellow]The main model loses to a baseline on {len(verdict['losses'])} comparisons:[/]")
+        for loss in verdict["losses"]:
+            console.print(f"  [yellow]{loss}[/]")
+    else:
+        console.print("the main model is at least as good as every baseline on every headline metric")
+    console.print(f"gate: {verdict['rule']} -> " + ("[green]PASSED[/]" if verdict["passed"] else "[red]FAILED[/]"))
+    for reason in verdict["reasons"]:
+        console.print(f"  [red]{reason}[/]")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ranking.gate import GateRule, run_verdict
 from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame
 from ranking.model import TwoStageModel, fit_two_stage
 from ranking.metrics import headline
@@ -30,6 +31,7 @@ class TrainedRun:
     config: dict[str, Any]
     split: dict[str, Any]
     skipped: dict[str, str]
+    verdict: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -56,11 +58,12 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     metrics, preds = evaluate(models, skipped, split.train, split.test, params, main.feature_set)
     metrics["importance"] = importance(main, split.test, params.seed)
     predictions = prediction_frame(split.test, preds, params)
+    verdict = run_verdict(metrics, GateRule.from_config(cfg) if hasattr(cfg, "train") else GateRule()).to_dict()
     info = {"run_id": run_id, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers)}
     html = build_report(metrics, predictions, metrics["importance"], info)
     config = cfg.public_dict() if hasattr(cfg, "public_dict") else params.to_dict()
     timings["total_s"] = time.perf_counter() - t0
-    return TrainedRun(main, metrics, predictions, html, config, split.info, skipped, timings)
+    return TrainedRun(main, metrics, predictions, html, config, split.info, skipped, verdict, timings)
 
 
 def run_headline(metrics: dict) -> dict[str, Any]:

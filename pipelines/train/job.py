@@ -65,9 +65,9 @@ def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, featu
 
     run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log)
     save_run(run_dir, run.model, run.metrics, run.predictions, run.report_html, run.config, feature_service,
-             feature_names or run.model.required_columns(), encoder, run.split)
+             feature_names or run.model.required_columns(), encoder, run.split, run.verdict)
     return {"run_dir": str(run_dir), "notes": run.model.notes_, "skipped": run.skipped, "timings": run.timings,
-            "headline": run_headline(run.metrics)}
+            "headline": run_headline(run.metrics), "verdict": run.verdict}
 
 
 def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None, end: datetime | None,
@@ -91,9 +91,25 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
     run_dir = new_run_dir(ws, cfg.seed)
     ws.runs.mkdir(parents=True, exist_ok=True)
-    run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
-    point_link(ws.runs / "latest", run_dir)
+    summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
+    promote_run(ws, run_dir, summary["verdict"], cfg.train.promote, log)
     return run_dir
+
+
+def promote_run(ws: Workspace, run_dir: Path, verdict: dict, promote: str, log: Callable[[str], None]) -> bool:
+    """Move ``runs/latest`` to ``run_dir`` when ``promote`` and the verdict allow it; say which."""
+    from ranking.gate import should_promote
+
+    if should_promote(verdict, promote):
+        point_link(ws.runs / "latest", run_dir)
+        how = "gate passed" if verdict["passed"] else "--promote always, gate NOT passed"
+        log(f"promoted: runs/latest -> {run_dir.name} ({how})")
+        return True
+    current = ws.runs / "latest"
+    kept = current.resolve().name if current.exists() else "none"
+    why = "promote=never" if promote == "never" else "gate not passed: " + "; ".join(verdict["reasons"])
+    log(f"NOT promoted ({why}); runs/latest stays at {kept}. Use --promote always to override.")
+    return False
 
 
 def resolve_run(cfg: PowerTierConfig, run: Path | None) -> Path:

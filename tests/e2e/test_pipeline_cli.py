@@ -23,7 +23,10 @@ def raw_dir(tmp_path_factory) -> Path:
 
 def test_pipeline_then_predict_and_online_scores(raw_dir, data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("POWERTIER_TRAIN__TRIALS", "1")
+    # 300 tiny users: the gate decides nothing useful here; this test is about the plumbing.
+    monkeypatch.setenv("POWERTIER_TRAIN__PROMOTE", "always")
     out = _ok("pipeline", "--raw", str(raw_dir))
+    assert "gate: promote if" in out and "promoted: runs/latest" in out
     run = Path(out.split("run:")[1].split()[0]) if "run:" in out else data_dir / "runs" / "latest"
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"lightgbm", "linear", "persistence"} <= set(metrics["purchasing_power"])
@@ -43,7 +46,8 @@ def test_pipeline_then_predict_and_online_scores(raw_dir, data_dir, monkeypatch,
     assert "review_embedding" in shown
 
 
-def test_pipeline_without_texts_or_tiers_trains_what_it_can(raw_dir, data_dir, tmp_path):
+def test_pipeline_without_texts_or_tiers_trains_what_it_can(raw_dir, data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("POWERTIER_TRAIN__PROMOTE", "always")
     raw = tmp_path / "raw_min"
     raw.mkdir()
     for table in ("users", "orders"):
@@ -53,4 +57,5 @@ def test_pipeline_without_texts_or_tiers_trains_what_it_can(raw_dir, data_dir, t
     run = data_dir / "runs" / "latest"
     model = json.loads((run / "run.json").read_text())
     assert model["targets"] == ["purchasing_power"]
+    assert set(model["verdict"]) >= {"passed", "rule", "losses", "baselines", "mean_ratio"}
     assert any("tier" in note for note in model["notes"])
