@@ -10,9 +10,9 @@ from feature_repo.names import MODEL_SERVICES
 
 
 def model_services(views: dict[str, FeatureView | OnDemandFeatureView]) -> list[FeatureService]:
-    """``tier_model_v1`` and ``purchasing_power_v1``: Y, time features, review and search profiles."""
+    """``tier_model_v2`` and ``purchasing_power_v2``: Y, time features, review and search profiles."""
     features = [views["user_transactions"], views["user_time_features"],
                 views["user_review_profile"], views["user_search_profile"]]
-    return [FeatureService(name=name, features=features, tags={"target": target, "version": "1"},
+    return [FeatureService(name=name, features=features, tags={"target": target, "version": "2"},
                            description=f"Inputs of the {target} model (Z = X || Y).")
             for target, name in MODEL_SERVICES.items()]

@@ -61,7 +61,8 @@ def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:
 
 
 def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
-    """Recency and tenure in days at the request time (continuous in t, so computed at retrieval).
+    """Recency, tenure and the BTYD age T (from the first purchase day) in days at the request time
+    (continuous in t, so computed at retrieval).
 
     Self-contained (imports inside, literal names): Feast serialises it by value with dill.
     """
@@ -71,6 +72,7 @@ def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "days_since_last_order": (now - inputs["last_order_ts_s"].astype(float)) / 86400.0,
         "tenure_days": (now - inputs["signup_ts_s"].astype(float)) / 86400.0,
+        "btyd_age_days": (now - inputs["first_order_day_ts_s"].astype(float)) / 86400.0,
     })
 
 
@@ -82,7 +84,8 @@ def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:
     udf.__module__ = "__main__"  # as Feast's decorator does: serialise by value, not by import path
     return OnDemandFeatureView(
         name="user_time_features", sources=[transactions, request], mode="pandas",
-        schema=[Field(name="days_since_last_order", dtype=Float64), Field(name="tenure_days", dtype=Float64)],
-        description="days_since_last_order (null if no order yet) and tenure_days at the request time.",
+        schema=[Field(name="days_since_last_order", dtype=Float64), Field(name="tenure_days", dtype=Float64),
+                Field(name="btyd_age_days", dtype=Float64)],
+        description="days_since_last_order and btyd_age_days (null if no order yet), tenure_days at the request time.",
         udf=udf, udf_string=inspect.getsource(time_features),
     )

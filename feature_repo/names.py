@@ -3,7 +3,7 @@ so reading a name costs nothing)."""
 
 PROJECT = "powertier"
 # One versioned FeatureService per model head; bump the version when the feature list changes.
-MODEL_SERVICES = {"tier": "tier_model_v1", "purchasing_power": "purchasing_power_v1"}
+MODEL_SERVICES = {"tier": "tier_model_v2", "purchasing_power": "purchasing_power_v2"}
 # Request-time field of the on-demand view user_time_features (epoch seconds of the lookup).
 REQUEST_TIME_FIELD = "as_of_ts_s"
 
@@ -16,9 +16,10 @@ def transactional_feature_names(windows: list[int]) -> list[str]:
     names += ["discount_share_365d", "returns_365d", "return_rate_365d", "cancels_365d",
               "category_count_365d", "category_entropy_365d", "lifetime_spend", "lifetime_orders",
               "searches_30d", "reviews_365d", "review_mean_rating", "current_tier",
-              "signup_ts_s", "last_order_ts_s"]
+              "signup_ts_s", "last_order_ts_s",
+              "btyd_repeat_purchases", "btyd_recency_days", "btyd_mean_repeat_value", "first_order_day_ts_s"]
     return names
 
 
 INT_FEATURES_PREFIXES = ("orders_", "returns_", "cancels_", "category_count_", "lifetime_orders",
-                         "searches_", "reviews_", "current_tier")
+                         "searches_", "reviews_", "current_tier", "btyd_repeat_purchases")

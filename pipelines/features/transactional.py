@@ -78,7 +78,35 @@ def _order_features(orders: pd.DataFrame, index: pd.Index, grid: pd.DataFrame,
     last = latest_at(c_code, c_t, c_t.astype(float), q_code, q_t)
     out["last_order_ts_s"] = last / 1e6
     out.update(_category_features(done, index, grid))
+    out.update(_btyd_statistics(c_code, c_t, amount, q_code, q_t))
     return out
+
+
+def _btyd_statistics(code: np.ndarray, t: np.ndarray, amount: np.ndarray, q_code: np.ndarray,
+                     q_t: np.ndarray) -> dict[str, np.ndarray]:
+    """BTYD sufficient statistics of completed orders with ts <= t, purchases counted per UTC day
+    (several orders on one day are one purchase, as in the published BG/NBD fits):
+
+    * ``btyd_repeat_purchases`` — purchase days after the first (0 before any order);
+    * ``btyd_recency_days`` — first to last purchase day, days (null before any order);
+    * ``btyd_mean_repeat_value`` — mean spend of a repeat purchase day (null without repeats);
+    * ``first_order_day_ts_s`` — start of the first purchase day; the age T is computed from it
+      at request time (``btyd_age_days``, on-demand), as recency and tenure are.
+    """
+    day = t // US_PER_DAY
+    first_day = pd.Series(day).groupby(code).transform("min").to_numpy()
+    # One event per (user, day): the day's first order, with the day start as its value.
+    new_day = ~pd.DataFrame({"c": code, "d": day}).duplicated().to_numpy()
+    days, on_first = cumulative_at(code, t, np.c_[new_day.astype(float), amount * (day == first_day)], q_code, q_t).T
+    first = latest_at(code[day == first_day], t[day == first_day], (first_day * US_PER_DAY)[day == first_day],
+                      q_code, q_t)
+    last = latest_at(code, t, (day * US_PER_DAY).astype(float), q_code, q_t)
+    spend = cumulative_at(code, t, amount, q_code, q_t)[:, 0]
+    repeat = np.clip(np.round(days) - 1, 0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_repeat = np.where(repeat > 0, (spend - on_first) / repeat, np.nan)
+    return {"btyd_repeat_purchases": repeat, "btyd_recency_days": (last - first) / US_PER_DAY,
+            "btyd_mean_repeat_value": mean_repeat, "first_order_day_ts_s": first / 1e6}
 
 
 def _category_features(done: pd.DataFrame, index: pd.Index, grid: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -34,7 +34,21 @@ def transactional_at(tables: dict[str, pd.DataFrame], uid: str, t: pd.Timestamp,
     out["review_mean_rating"] = None if rv.empty else float(rv.rating.mean())
     sr = tables["searches"][(tables["searches"].user_id == uid) & (tables["searches"].ts <= t)]
     out["searches_30d"] = float((sr.ts > t - 30 * DAY).sum())
+    out.update(btyd_at(done, t))
     return out
+
+
+def btyd_at(done: pd.DataFrame, t: pd.Timestamp) -> dict[str, float | None]:
+    """BTYD statistics from one user's completed orders with ts <= t, one purchase per UTC day."""
+    if done.empty:
+        return {"btyd_repeat_purchases": 0.0, "btyd_recency_days": None, "btyd_mean_repeat_value": None,
+                "btyd_age_days": None}
+    by_day = done.groupby(done.ts.dt.floor("D")).amount.sum().sort_index()
+    first, last = by_day.index[0], by_day.index[-1]
+    repeat = len(by_day) - 1
+    return {"btyd_repeat_purchases": float(repeat), "btyd_recency_days": (last - first) / DAY,
+            "btyd_mean_repeat_value": float(by_day.iloc[1:].mean()) if repeat else None,
+            "btyd_age_days": (t - first) / DAY}
 
 
 def labels_at(tables: dict[str, pd.DataFrame], uid: str, c: pd.Timestamp, horizon_days: int,

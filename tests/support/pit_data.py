@@ -23,6 +23,8 @@ def tricky_tables(seed: int = 0, n_users: int = 25) -> dict[str, pd.DataFrame]:
         offsets = np.sort(rng.integers(0, 400 * 86400, n)) * 10**6 + rng.integers(0, 10**6, n)
         if i == 2:
             offsets[1] = offsets[0]  # several orders with the same ts
+        if i == 3:  # two orders an hour apart: one purchase day for the BTYD statistics (unless past midnight)
+            offsets[1] = offsets[0] + 3600 * 10**6
         for k, off in enumerate(offsets):
             rows.append({"order_id": f"o{i}_{k}", "user_id": uid, "ts": signup + pd.Timedelta(int(off), unit="us"),
                          "amount": float(np.round(rng.gamma(2, 40), 2)),
@@ -56,7 +58,8 @@ def tricky_points(tables: dict[str, pd.DataFrame], seed: int = 1, n_random: int 
     pts = []
     for _, o in orders.sample(min(40, len(orders)), random_state=seed).iterrows():
         for t in (o.ts, o.ts - us, o.ts + us, o.ts + pd.Timedelta(days=7), o.ts + pd.Timedelta(days=30),
-                  o.ts + pd.Timedelta(days=30) - us, o.ts + pd.Timedelta(days=365)):
+                  o.ts + pd.Timedelta(days=30) - us, o.ts + pd.Timedelta(days=365),
+                  o.ts.floor("D") + pd.Timedelta(days=1) - us):  # last instant of the purchase day
             pts.append((o.user_id, t))
     for uid, signup in zip(users.user_id, users.signup_ts):
         pts += [(uid, signup - us), (uid, signup), (uid, signup + pd.Timedelta(days=900))]

@@ -18,7 +18,8 @@ from tests.support.pit_data import TIERS, tricky_points, tricky_tables
 WINDOWS = [7, 30, 90, 365]
 CHECKED = ["spend_7d", "spend_30d", "spend_90d", "spend_365d", "orders_7d", "orders_30d", "orders_90d",
            "orders_365d", "days_since_last_order", "tenure_days", "returns_365d", "return_rate_365d",
-           "category_count_365d", "current_tier", "review_mean_rating", "searches_30d"]
+           "category_count_365d", "current_tier", "review_mean_rating", "searches_30d",
+           "btyd_repeat_purchases", "btyd_recency_days", "btyd_mean_repeat_value", "btyd_age_days"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_historical_matches_brute_force_at_tricky_points(feast_ws):
     cfg, store, tables, _ = feast_ws
     points = tricky_points(tables)
     points["tag"] = range(len(points))
-    got = feast_store.historical_features(store, points, "purchasing_power_v1")
+    got = feast_store.historical_features(store, points, "purchasing_power_v2")
     assert len(got) == len(points) and got["tag"].tolist() == points["tag"].tolist()  # same rows, same order
     for row in got.itertuples(index=False):
         want = transactional_at(tables, row.user_id, row.event_timestamp, WINDOWS, TIERS)
@@ -50,7 +51,7 @@ def test_inactive_user_windows_decay_to_zero(feast_ws):
     _, store, tables, _ = feast_ws
     last = tables["orders"].query("user_id == 'u01'").ts.max()
     pts = pd.DataFrame({"user_id": ["u01"] * 3, "event_timestamp": [last + pd.Timedelta(days=d) for d in (1, 40, 400)]})
-    got = feast_store.historical_features(store, pts, "purchasing_power_v1")
+    got = feast_store.historical_features(store, pts, "purchasing_power_v2")
     assert got["spend_30d"].tolist()[1:] == [0.0, 0.0]
     assert got["spend_365d"].iloc[2] == 0.0
     assert got["days_since_last_order"].is_monotonic_increasing
@@ -67,7 +68,7 @@ def test_rows_grow_with_events_not_days(feast_ws):
 def test_no_row_uses_information_after_its_timestamp(feast_ws):
     _, store, tables, _ = feast_ws
     points = tricky_points(tables)
-    got = feast_store.historical_features(store, points, "purchasing_power_v1")
+    got = feast_store.historical_features(store, points, "purchasing_power_v2")
     ts = got["event_timestamp"].astype("int64") / 1e6
     assert (got["user_transactions_ts"].dropna() <= ts[got["user_transactions_ts"].notna()]).all()
 
@@ -77,9 +78,9 @@ def test_online_equals_offline_after_materialize(feast_ws):
     end = datetime(2026, 6, 1, tzinfo=timezone.utc)  # long after some users' last event
     feast_store.materialize(store, cfg, end=end)
     users = tables["users"].user_id.tolist()[:12] + ["nobody"]
-    online = feast_store.online_features(store, users, "purchasing_power_v1", as_of=end)
+    online = feast_store.online_features(store, users, "purchasing_power_v2", as_of=end)
     offline = feast_store.historical_features(
-        store, pd.DataFrame({"user_id": users, "event_timestamp": [end] * len(users)}), "purchasing_power_v1")
+        store, pd.DataFrame({"user_id": users, "event_timestamp": [end] * len(users)}), "purchasing_power_v2")
     for name in CHECKED + ["lifetime_spend", "category_entropy_365d"]:
         for a, b, uid in zip(online[name], offline[name], users):
             assert_close(a, None if pd.isna(b) else float(b), f"{name} online vs offline for {uid}")
@@ -102,8 +103,8 @@ def test_labels_match_brute_force_and_use_only_future_events():
 def test_chunked_retrieval_equals_one_shot(feast_ws, monkeypatch):
     _, store, tables, _ = feast_ws
     points = tricky_points(tables)
-    whole = feast_store.historical_features(store, points, "purchasing_power_v1")
+    whole = feast_store.historical_features(store, points, "purchasing_power_v2")
     monkeypatch.setattr(feast_store, "RETRIEVAL_CHUNK", 37)
-    chunked = feast_store.historical_features(store, points, "purchasing_power_v1")
+    chunked = feast_store.historical_features(store, points, "purchasing_power_v2")
     pd.testing.assert_frame_equal(whole.drop(columns=["review_embedding", "search_embedding"]),
                                   chunked.drop(columns=["review_embedding", "search_embedding"]))
