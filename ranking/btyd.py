@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import gammaln, hyp2f1
+from scipy.special import expit, gammaln, hyp2f1
 from sklearn.base import BaseEstimator
 
 _START = np.zeros(4)  # log(1) for every parameter: a neutral start the likelihood moves away from fast
@@ -45,7 +45,10 @@ def _distinct_rows(*cols: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 def _fit_log_params(nll, n_params: int, start: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
     """Minimise ``nll(log_params)`` with L-BFGS-B; returns (params, log-likelihood, converged)."""
     x0 = _START[:n_params] if start is None else np.log(start)
-    res = minimize(nll, x0, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-8})
+    # Bounded log parameters (e^±12): the line search never visits overflowing values.
+    with np.errstate(all="ignore"):
+        res = minimize(nll, x0, method="L-BFGS-B", bounds=[(-12.0, 12.0)] * n_params,
+                       options={"maxiter": 2000, "gtol": 1e-8})
     return np.exp(res.x), -float(res.fun), bool(res.success)
 
 
@@ -112,9 +115,10 @@ class BetaGeo(BaseEstimator):
         """P(the customer is still active at T | x, t_x, T)."""
         x, t_x, T = _columns(np.asarray(X, dtype=np.float64)[:, :3], 3, "(frequency, recency, T)")
         r, alpha, a, b = self.params_
-        with np.errstate(divide="ignore", invalid="ignore"):
-            odds = np.where(x > 0, a / np.where(x > 0, b + x - 1, 1.0) * ((alpha + T) / (alpha + t_x)) ** (r + x), 0.0)
-        return 1.0 / (1.0 + odds)
+        repeat = x > 0
+        # In log space: the odds overflow for frequent customers who stopped long ago.
+        log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
+        return np.where(repeat, expit(-log_odds), 1.0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Expected purchases in the next ``horizon`` time units."""
@@ -193,6 +197,21 @@ class BTYDSpend(BaseEstimator):
         self.gamma_gamma_ = GammaGamma(self.penalizer).fit(np.c_[cols[0], cols[3]])
         return self
 
+    def get_state(self) -> dict:
+        """JSON-able parameters that rebuild this fitted model (:meth:`from_state`)."""
+        return {"horizon": self.horizon, "penalizer": self.penalizer, "bgnbd": self.bgnbd_.params_.tolist(),
+                "gamma_gamma": self.gamma_gamma_.params_.tolist(),
+                "log_likelihood": [self.bgnbd_.log_likelihood_, self.gamma_gamma_.log_likelihood_]}
+
+    @classmethod
+    def from_state(cls, state: dict) -> "BTYDSpend":
+        """Inverse of :meth:`get_state` (no refit)."""
+        model = cls(state["horizon"], state["penalizer"])
+        model.bgnbd_, model.gamma_gamma_ = BetaGeo(state["horizon"], state["penalizer"]), GammaGamma(state["penalizer"])
+        model.bgnbd_.params_, model.gamma_gamma_.params_ = np.asarray(state["bgnbd"]), np.asarray(state["gamma_gamma"])
+        model.bgnbd_.log_likelihood_, model.gamma_gamma_.log_likelihood_ = state["log_likelihood"]
+        return model
+
     def transform(self, X: np.ndarray) -> np.ndarray:
         """(n, 3): expected purchases in ``horizon``, P(alive), expected order value."""
         cols = _columns(X, 4, "(frequency, recency, T, monetary)")
@@ -232,3 +251,32 @@ def calibration_summary(customer: np.ndarray, ts: np.ndarray, value: np.ndarray,
         monetary = np.where(x > 0, (totals - first_value) / np.where(x > 0, x, 1.0), 0.0)
     end_day = np.datetime64(end, "D").astype(np.int64)
     return ids, np.c_[x, (last - first) / unit_days, (end_day - first) / unit_days, monetary]
+
+
+# Point-in-time statistics a training frame carries (features stage; T is computed on demand).
+STATISTICS = ("btyd_repeat_purchases", "btyd_recency_days", "btyd_age_days", "btyd_mean_repeat_value")
+# Stage-2 inputs derived from a fitted BTYDSpend (null for users without a purchase yet).
+OUTPUTS = ("btyd_expected_purchases", "btyd_p_alive", "btyd_expected_value", "btyd_expected_spend")
+
+
+def statistics_matrix(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(X for :class:`BTYDSpend`, mask of customers) from the (n, 4) :data:`STATISTICS` columns.
+
+    Users without a purchase yet (null age) are no BTYD customers; a null mean repeat value is 0
+    (it only enters Gamma-Gamma when there are repeat purchases)."""
+    stats = np.asarray(stats, dtype=np.float64)
+    x, rec, age, value = stats.T
+    customer = ~np.isnan(age)
+    X = np.c_[np.nan_to_num(x), np.nan_to_num(rec), np.nan_to_num(age), np.nan_to_num(value)]
+    X[:, 2] = np.maximum(X[:, 2], X[:, 1])  # age from the day start, recency in whole days: keep t_x <= T
+    return X, customer
+
+
+def btyd_outputs(model: "BTYDSpend", stats: np.ndarray) -> np.ndarray:
+    """(n, 4) :data:`OUTPUTS` for the rows of ``stats``; NaN rows for non-customers."""
+    X, customer = statistics_matrix(stats)
+    out = np.full((len(X), len(OUTPUTS)), np.nan)
+    if customer.any():
+        t = model.transform(X[customer])
+        out[customer] = np.c_[t, t[:, 0] * t[:, 2]]
+    return out

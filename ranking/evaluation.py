@@ -104,6 +104,16 @@ def segment_masks(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, dict[str,
     return out
 
 
+def btyd_predictions(models: dict[str, TwoStageModel], main_fs: str, frame: pd.DataFrame) -> np.ndarray | str:
+    """The BTYD baseline (BG/NBD x Gamma-Gamma fitted on training rows) from the main model, or
+    from any ablation that has the BTYD statistics; a string says why there is none."""
+    ordered = [models[main_fs], *(m for fs, m in models.items() if fs != main_fs)]
+    fitted = next((m for m in ordered if m.btyd_ is not None), None)
+    if fitted is None:
+        return "no BTYD statistics (btyd_* features) or too few repeat customers to fit BG/NBD x Gamma-Gamma"
+    return fitted.btyd_spend(frame)
+
+
 def fallback_tier(train: pd.DataFrame, params: TrainParams) -> int | None:
     """Most frequent training tier label (None without tier labels)."""
     y = tier_labels(train, len(params.tiers))
@@ -146,10 +156,12 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
         if fs == main_fs:
             main_preds = preds
     base = persistence_predictions(test, params, fallback_tier(train, params))
-    for target, p in base.items():
-        main_preds[target]["persistence"] = p
-        metrics[target]["persistence"] = score({"purchasing_power": {}, "tier": {}, target: {"persistence": p}},
-                                               test, params)[target]["persistence"]
+    base_pp = {"persistence": base["purchasing_power"], "btyd": btyd_predictions(models, main_fs, test)}
+    for name, p in [*base_pp.items(), ("persistence_tier", base["tier"])]:
+        target, kind = ("tier", "persistence") if name == "persistence_tier" else ("purchasing_power", name)
+        main_preds[target][kind] = p
+        metrics[target][kind] = score({"purchasing_power": {}, "tier": {}, target: {kind: p}},
+                                      test, params)[target][kind]
     spec = models[main_fs].spec_
     masks = segment_masks(test, spec)
     metrics["segments"] = {col: {value: score(main_preds, test, params, mask) for value, mask in segs.items()}
@@ -189,8 +201,10 @@ def prediction_frame(test: pd.DataFrame, preds: dict[str, dict[str, Any]], param
     out = test[["user_id", "event_timestamp"]].reset_index(drop=True).copy()
     out["purchasing_power_true"] = pp_labels(test)
     out["purchasing_power_pred"] = preds["purchasing_power"]["lightgbm"]
-    if isinstance(preds["purchasing_power"].get("persistence"), np.ndarray):
-        out["purchasing_power_persistence"] = preds["purchasing_power"]["persistence"]
+    out["horizon_days"] = params.horizon_days
+    for kind in ("persistence", "btyd"):
+        if isinstance(preds["purchasing_power"].get(kind), np.ndarray):
+            out[f"purchasing_power_{kind}"] = preds["purchasing_power"][kind]
     if "lightgbm" in preds["tier"]:
         names = np.asarray(params.tiers, dtype=object)
         y = tier_labels(test, len(params.tiers))

@@ -103,9 +103,9 @@ HEADLINE = {"pp_gini": ("purchasing_power", "gini"), "pp_rmse": ("purchasing_pow
 
 def headline(scored: dict[str, dict[str, dict]]) -> dict[str, float | None]:
     """``{target: {model kind: metrics}}`` -> pp gini/rmse and tier qwk of lightgbm and of
-    persistence (``<key>_persistence``), None where absent."""
+    persistence (``<key>_persistence``) and BTYD (``<key>_btyd``), None where absent."""
     out: dict[str, float | None] = {}
     for key, (target, name) in HEADLINE.items():
-        for kind, suffix in (("lightgbm", ""), ("persistence", "_persistence")):
+        for kind, suffix in (("lightgbm", ""), ("persistence", "_persistence"), ("btyd", "_btyd")):
             out[key + suffix] = scored.get(target, {}).get(kind, {}).get(name)
     return out

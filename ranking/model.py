@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from ranking import gbm
+from ranking import btyd, gbm
 from ranking.dataset import EMBEDDING_SUFFIX, FeatureSpec, infer_feature_spec, numeric_matrix
 from ranking.explain import feature_groups, group_contributions, top_reasons
 from ranking.linear import LinearReference
@@ -68,10 +68,12 @@ class TwoStageModel(BaseEstimator):
         p = self.params
         self.projector_ = (TextProjector(self.spec_.text_views, p.projection, p.projection_dims, p.seed).fit(train)
                            if self.spec_.text_views else None)
+        self.btyd_, btyd_note = self._fit_btyd(train)
         Ztr, Zva = self.design(train), self.design(valid)
         self.feature_columns_ = list(Ztr.columns)
-        self.groups_ = feature_groups(self.spec_, self.feature_columns_)
-        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"]
+        self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
+                        **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
+        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
         self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid))
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
                        tier_labels(valid, len(p.tiers)))
@@ -81,6 +83,29 @@ class TwoStageModel(BaseEstimator):
                                + f" (median imputation + missing indicators, standardised; at most "
                                f"{self.linear_pp_.max_rows} seeded training rows)")
         return self
+
+    def _fit_btyd(self, train: pd.DataFrame) -> tuple[btyd.BTYDSpend | None, str | None]:
+        """BG/NBD x Gamma-Gamma on the training rows' point-in-time statistics, when the feature set
+        has them; its predictions become inputs (and the BTYD baseline). Returns (model or None, note)."""
+        if not all(s in self.spec_.y_features for s in btyd.STATISTICS):
+            return None, None
+        X, customer = btyd.statistics_matrix(numeric_matrix(train, list(btyd.STATISTICS)))
+        try:
+            model = btyd.BTYDSpend(horizon=float(self.params.horizon_days)).fit(X[customer])
+        except ValueError as exc:  # e.g. too few repeat customers for Gamma-Gamma
+            return None, f"BTYD inputs not used: {exc}"
+        r, alpha, a, b = model.bgnbd_.params_
+        p, q, g = model.gamma_gamma_.params_
+        return model, (f"BTYD inputs: BG/NBD (r={r:.3g}, alpha={alpha:.3g} d, a={a:.3g}, b={b:.3g}) x Gamma-Gamma "
+                       f"(p={p:.3g}, q={q:.3g}, gamma={g:.3g}) fitted on {int(customer.sum())} training rows "
+                       f"with a purchase; horizon {self.params.horizon_days} d")
+
+    def btyd_spend(self, frame: pd.DataFrame) -> np.ndarray | None:
+        """The BTYD baseline: expected spend in the horizon (0 for users without a purchase yet)."""
+        if self.btyd_ is None:
+            return None
+        out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))[:, -1]
+        return np.nan_to_num(out, nan=0.0)
 
     def _describe_inputs(self) -> str:
         x = [f"{v} profile -> {sum(g == f'{v}_profile' for g in self.groups_.values())} columns"
@@ -132,6 +157,9 @@ class TwoStageModel(BaseEstimator):
         parts = [self.projector_.transform(frame).reset_index(drop=True)] if self.projector_ is not None else []
         plain = list(self.spec_.text_counts) + list(self.spec_.y_features)
         parts.append(pd.DataFrame(numeric_matrix(frame, plain), columns=plain))
+        if getattr(self, "btyd_", None) is not None:
+            out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))
+            parts.append(pd.DataFrame(out, columns=list(btyd.OUTPUTS)))
         return pd.concat(parts, axis=1).astype("float64")
 
     def predict_pp_z(self, Z: pd.DataFrame, model: str = "lightgbm", objective: str | None = None) -> np.ndarray:
@@ -184,6 +212,7 @@ class TwoStageModel(BaseEstimator):
             "spec": self.spec_.to_dict(), "feature_columns": self.feature_columns_, "groups": self.groups_,
             "notes": self.notes_, "pp_objective": self.pp_objective_, "pp_info": self.pp_info_,
             "tier_info": self.tier_info_, "projection": None, "linear": {},
+            "btyd": None if self.btyd_ is None else self.btyd_.get_state(),
         }
         arrays: dict[str, np.ndarray] = {}
         if self.projector_ is not None:
@@ -207,6 +236,7 @@ class TwoStageModel(BaseEstimator):
                     None if names is None else tuple(names), meta["with_linear"])
         model.spec_ = FeatureSpec.from_dict(meta["spec"])
         model.feature_columns_, model.groups_, model.notes_ = meta["feature_columns"], meta["groups"], meta["notes"]
+        model.btyd_ = btyd.BTYDSpend.from_state(meta["btyd"]) if meta.get("btyd") else None
         model.projector_ = None if meta["projection"] is None else TextProjector.from_state(
             meta["projection"], _prefixed(arrays, "projection/"))
         model.pp_objective_, model.pp_info_, model.tier_info_ = meta["pp_objective"], meta["pp_info"], meta["tier_info"]

@@ -47,7 +47,21 @@ def _transactional(rng: np.random.Generator, wealth: np.ndarray, tenure: np.ndar
         "current_tier": pd.array(np.where(rng.random(n) < 0.8, current, np.nan), dtype="Float64").astype("Int64"),
         "days_since_last_order": np.where(o365 > 0, rng.exponential(30 / rate), np.nan), "tenure_days": tenure,
     })
+    cols.update(_btyd_statistics(rng, cols, tenure, aov))
     return cols
+
+
+def _btyd_statistics(rng: np.random.Generator, cols: dict, tenure: np.ndarray, aov: np.ndarray) -> dict:
+    """Consistent BTYD statistics: users with lifetime orders bought first within their tenure."""
+    life = np.asarray(cols["lifetime_orders"], dtype=np.float64)
+    customer = life > 0
+    age = np.where(customer, tenure * rng.uniform(0.3, 1.0, len(tenure)), np.nan)
+    repeat = np.where(customer, np.maximum(life - 1, 0), 0.0)
+    since_last = np.nan_to_num(np.asarray(cols["days_since_last_order"], dtype=np.float64), nan=0.0)
+    recency = np.where(customer, np.where(repeat > 0, np.clip(age - since_last, 0, age), 0.0), np.nan)
+    value = np.where(repeat > 0, aov * np.exp(0.1 * rng.standard_normal(len(tenure))), np.nan)
+    return {"btyd_repeat_purchases": repeat, "btyd_recency_days": recency, "btyd_age_days": age,
+            "btyd_mean_repeat_value": value}
 
 
 def _tier_index(score: np.ndarray) -> np.ndarray:

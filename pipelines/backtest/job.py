@@ -26,7 +26,7 @@ from pipelines.train.job import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
 from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
-from ranking.evaluation import fallback_tier, model_predictions, persistence_predictions, prediction_frame, score
+from ranking.evaluation import btyd_predictions, fallback_tier, model_predictions, persistence_predictions, prediction_frame, score
 from pipelines.common.times import cutoff_range
 from pipelines.backtest.leak_guard import LeakageError, check_feature_timestamps, check_label_availability, feature_ts_columns
 from ranking.model import TwoStageModel, fit_two_stage
@@ -130,7 +130,7 @@ def _scalars(metrics: dict, prefix: str = "") -> list[tuple[str, float]]:
 
 def metric_rows(cutoff: pd.Timestamp, scored: dict, feature_set: str) -> pd.DataFrame:
     """One row per target × model × metric (persistence has no feature set)."""
-    rows = [{"cutoff": cutoff, "target": target, "model": kind, "feature_set": "" if kind == "persistence"
+    rows = [{"cutoff": cutoff, "target": target, "model": kind, "feature_set": "" if kind in ("persistence", "btyd")
              else feature_set, "metric": name, "value": value}
             for target, kinds in scored.items() for kind, m in kinds.items() if "skipped" not in m
             for name, value in _scalars(m)]
@@ -183,6 +183,7 @@ def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, pa
     preds = model_predictions(model, Z)
     for target, p in persistence_predictions(scored, params, fallback_tier(train, params)).items():
         preds[target]["persistence"] = p
+    preds["purchasing_power"]["btyd"] = btyd_predictions({model.feature_set: model}, model.feature_set, scored)
     metrics = score(preds, scored, params)
     drift = drift_rows(model, pool, Z, preds).assign(cutoff=cutoff)
     summary = _summary(cutoff, pool, scored, metrics, drift, psi_threshold)

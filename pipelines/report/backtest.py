@@ -10,12 +10,13 @@ import pandas as pd
 from pipelines.report import svg
 from pipelines.report.training import STYLE
 
-MODELS = ("lightgbm", "linear", "persistence")
+MODELS = ("lightgbm", "linear", "persistence", "btyd")
 OVER_TIME = (("purchasing_power", ("gini", "rmse", "spearman", "top10_share")),
              ("tier", ("qwk", "macro_f1", "accuracy", "auc_ovr")))
 TABLE_COLUMNS = (("cutoff", "cutoff"), ("n_train", "training examples"), ("n_train_users", "training users"),
                  ("n_scored", "scored users"), ("pp_gini", "pp gini"), ("pp_gini_persistence", "persistence"),
-                 ("pp_rmse", "pp rmse"), ("pp_rmse_persistence", "persistence"), ("tier_qwk", "tier qwk"),
+                 ("pp_gini_btyd", "BTYD"), ("pp_rmse", "pp rmse"), ("pp_rmse_persistence", "persistence"),
+                 ("pp_rmse_btyd", "BTYD"), ("tier_qwk", "tier qwk"),
                  ("tier_qwk_persistence", "persistence"), ("max_feature_psi", "max feature PSI"),
                  ("prediction_psi", "prediction PSI"))
 

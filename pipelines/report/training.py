@@ -102,6 +102,8 @@ def metrics_table(metrics: dict, target: str, names: tuple[str, ...]) -> str:
     """Every model × feature set as a table row."""
     rows = [(f"{kind} / {fs}", _get(metrics, target, kind, fs) or {}) for kind in KINDS for fs in SETS]
     rows.append(("persistence", metrics.get(target, {}).get("persistence", {})))
+    if target == "purchasing_power":
+        rows.append(("BTYD (BG/NBD x Gamma-Gamma)", metrics.get(target, {}).get("btyd", {})))
     head = "<tr><th>model</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
     body = "".join("<tr><th>" + escape(label) + "</th>" + "".join(_cell(m, n) for n in names) + "</tr>"
                    for label, m in rows)

@@ -70,6 +70,7 @@ def run_headline(metrics: dict) -> dict[str, Any]:
     """The main model (LightGBM on the run's feature set) vs persistence on the test split."""
     fs = metrics["main_feature_set"]
     pp, tier = metrics["purchasing_power"], metrics["tier"]
-    scored = {"purchasing_power": {"lightgbm": pp["lightgbm"][fs], "persistence": pp["persistence"]},
+    scored = {"purchasing_power": {"lightgbm": pp["lightgbm"][fs], "persistence": pp["persistence"],
+                                   "btyd": pp.get("btyd", {})},
               "tier": {"lightgbm": tier["lightgbm"][fs], "persistence": tier.get("persistence", {})}}
     return {"feature_set": fs, "pp_objective": pp["lightgbm"][fs].get("objective"), **headline(scored)}

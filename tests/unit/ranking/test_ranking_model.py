@@ -90,7 +90,8 @@ def test_missing_input_column_is_a_clear_error(split, model):
 def test_explanation_groups_cover_text_profiles_and_families(model):
     groups = set(model.groups_.values())
     assert {"review_profile", "search_profile", "spend", "orders", "order_value", "returns_discounts",
-            "category", "recency_tenure", "engagement", "tier"} == groups
+            "category", "recency_tenure", "engagement", "tier", "btyd"} == groups
+    assert model.groups_["btyd_expected_spend"] == "btyd" and model.groups_["btyd_repeat_purchases"] == "btyd"
     assert model.groups_["review_count"] == "review_profile" and model.groups_["review_mean_rating"] == "engagement"
     assert not any(c.endswith("_ts") or c.endswith("_ts_s") for c in model.feature_columns_)
 
