@@ -19,6 +19,7 @@ import pandas as pd
 from ranking import gbm
 from ranking.dataset import EMBEDDING_SUFFIX
 from ranking.explain import group_contributions, top_reasons
+from ranking.btyd import OUTPUTS as BTYD_OUTPUTS, STATISTICS as BTYD_STATISTICS, btyd_outputs
 from ranking.model import TwoStageModel
 from ranking.projection import projected_columns
 
@@ -63,7 +64,8 @@ class FastScorer:
         proj = m.projector_
         views = [c for v in m.spec_.text_views
                  for c in projected_columns(v, proj.components_[v].shape[0], proj.method)] if proj else []
-        return views + list(m.spec_.text_counts) + list(m.spec_.y_features)
+        derived = list(BTYD_OUTPUTS) if m.btyd_ is not None else []
+        return views + list(m.spec_.text_counts) + list(m.spec_.y_features) + derived
 
     def design(self, data: Columns) -> np.ndarray:
         """Z = X || Y, float64, columns in training order."""
@@ -73,6 +75,8 @@ class FastScorer:
         plain = list(m.spec_.text_counts) + list(m.spec_.y_features)
         parts.append(np.column_stack([_numbers(data[c]) for c in plain]) if plain else
                      np.empty((len(data["user_id"]), 0)))
+        if m.btyd_ is not None:  # the BTYD inputs, as TwoStageModel.design appends them
+            parts.append(btyd_outputs(m.btyd_, np.column_stack([_numbers(data[c]) for c in BTYD_STATISTICS])))
         return np.hstack(parts)
 
     def predict(self, data: Columns, k: int = 3) -> Outputs:
