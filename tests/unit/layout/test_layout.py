@@ -87,7 +87,5 @@ def test_only_clis_print(path: Path) -> None:
 
 @pytest.mark.parametrize("path", [p for p in _modules() if _rel(p).split("/")[0] in LIBRARIES], ids=_rel)
 def test_libraries_never_import_pipelines(path: Path) -> None:
-    if _rel(path) == "feature_repo/repo.py":  # TEMPORARY: replaced by a generated per-workspace repo (issue 16)
-        return
     assert "pipelines" not in _imports(ast.parse(path.read_text())), (
         f"{_rel(path)} imports pipelines: dependencies point pipelines -> {'/'.join(LIBRARIES)} only")
