@@ -1,0 +1,162 @@
+"""PowerTier vs BG/NBD x Gamma-Gamma on the real CDNOW sample, through the real CLI.
+
+Classic protocol (Fader, Hardie & Lee 2005): calibration 1997-01-01..1997-09-30, a 39-week
+(273-day) holdout. The 2,357 customers' transactions become a raw dir (users + completed orders,
+no texts, no tiers), then ``powertier ingest -> features build -> features apply -> train --split
+user`` with one cutoff at 1997-09-30 and horizon 273d, once per seed (a different user split each
+time). Every run's test users are scored by
+
+* PowerTier's main model (``purchasing_power_pred`` of ``predictions.parquet``);
+* the BTYD baseline inside the run (BG/NBD x GG fitted on the training users' rows);
+* a reference BG/NBD x GG fitted, as published, on the calibration data of all 2,357 customers
+  (no labels needed) and scored on the same test users;
+* persistence (spend in the last 273 days).
+
+Prints one JSON document (per-split metrics, mean and standard deviation over splits) and a
+Markdown table for docs/BENCHMARKS.md. Quick check: ``--splits 1 --trials 0``; the protocol:
+
+    .venv/bin/python bench/cdnow.py --splits 5 --trials 4 --out cdnow.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.common import REPO, cli  # noqa: E402
+from ranking.btyd import BTYDSpend, calibration_summary  # noqa: E402
+from ranking.metrics import regression_metrics  # noqa: E402
+
+DATA = REPO.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
+CALIBRATION_END = "1997-09-30"
+HORIZON_DAYS = 273  # 39 weeks
+METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share", "mean_ratio")
+HIGHER = {"mae": False, "rmse": False, "r2": True, "spearman": True, "gini": True, "top10_share": True}
+
+
+def read_cdnow(path: Path = DATA) -> pd.DataFrame:
+    """customer, ts (UTC midnight), dollars; a clear error when the shared data is missing."""
+    if not path.is_file():
+        raise SystemExit(f"CDNOW sample missing: {path} (expected ../shared/data beside the repo root)")
+    raw = pd.read_csv(path, sep=r"\s+", header=None, names=["customer", "sample", "date", "cds", "dollars"],
+                      dtype={"customer": str, "date": str})
+    raw["ts"] = pd.to_datetime(raw["date"], format="%Y%m%d", utc=True)
+    return raw[["customer", "ts", "dollars"]]
+
+
+def write_raw(log: pd.DataFrame, raw_dir: Path) -> None:
+    """The raw-data contract: users (signup = first purchase day) and completed orders."""
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    users = log.groupby("customer", as_index=False)["ts"].min().rename(columns={"customer": "user_id",
+                                                                               "ts": "signup_ts"})
+    users.to_csv(raw_dir / "users.csv", index=False)
+    orders = pd.DataFrame({"order_id": [f"o{i}" for i in range(len(log))], "user_id": log["customer"],
+                           "ts": log["ts"], "amount": log["dollars"], "status": "completed"})
+    orders.to_csv(raw_dir / "orders.csv", index=False)
+
+
+def reference_btyd(log: pd.DataFrame) -> pd.Series:
+    """Expected spend in the 39-week holdout by BG/NBD x GG fitted on every customer's calibration data."""
+    ids, stats = calibration_summary(log["customer"].to_numpy(), log["ts"].dt.tz_localize(None).to_numpy(),
+                                     log["dollars"].to_numpy(), np.datetime64(CALIBRATION_END), unit_days=7)
+    model = BTYDSpend(horizon=HORIZON_DAYS / 7).fit(stats)
+    return pd.Series(model.predict(stats), index=ids)
+
+
+def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
+    """Metrics of every model on the run's test users (plus mean prediction / mean truth)."""
+    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    y = preds["purchasing_power_true"].to_numpy(float)
+    models = {"powertier": preds["purchasing_power_pred"],
+              "btyd_reference": reference.reindex(preds["user_id"].astype(str)).to_numpy()}
+    for col, name in (("purchasing_power_btyd", "btyd_in_run"), ("purchasing_power_persistence", "persistence")):
+        if col in preds:
+            models[name] = preds[col]
+    out = {}
+    for name, p in models.items():
+        m = regression_metrics(y, np.asarray(p, dtype=float))
+        m["mean_ratio"] = m["mean_pred"] / m["mean_true"] if m["mean_true"] else None
+        out[name] = m
+    out["verdict"] = json.loads((run_dir / "run.json").read_text()).get("verdict")
+    return out
+
+
+def summarise(splits: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean and standard deviation over splits of each metric of each model."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for model in splits[0]:
+        if model == "verdict":
+            continue
+        out[model] = {}
+        for metric in METRICS:
+            values = [s[model][metric] for s in splits if s[model].get(metric) is not None]
+            if values:
+                out[model][metric] = {"mean": statistics.fmean(values),
+                                      "sd": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return out
+
+
+def beats(summary: dict, a: str, b: str) -> dict[str, bool]:
+    """Whether model ``a``'s mean is better than ``b``'s on each of the six headline metrics."""
+    return {k: (summary[a][k]["mean"] > summary[b][k]["mean"]) == HIGHER[k] for k in HIGHER}
+
+
+def markdown(summary: dict, n_splits: int) -> str:
+    """The table for docs/BENCHMARKS.md: mean ± sd over user splits."""
+    head = "| model | " + " | ".join(METRICS) + " |\n|---|" + "---|" * len(METRICS)
+    rows = [f"| {model} | " + " | ".join(f"{m[k]['mean']:.3f} ± {m[k]['sd']:.3f}" if k in m else "–"
+                                          for k in METRICS) + " |" for model, m in summary.items()]
+    return f"CDNOW sample, {n_splits} user splits, 39-week horizon\n\n" + "\n".join([head, *rows])
+
+
+def run(splits: int, trials: int, work: Path, first_seed: int) -> dict:
+    """ingest -> features -> train per seed; score every split."""
+    log = read_cdnow()
+    raw = work / "raw"
+    write_raw(log, raw)
+    ws = work / "ws"
+    cli(ws, "ingest", "--raw", str(raw))
+    cli(ws, "features", "build")
+    cli(ws, "features", "apply")
+    reference = reference_btyd(log)
+    results = []
+    for seed in range(first_seed, first_seed + splits):
+        before = set((ws / "runs").glob("*")) if (ws / "runs").exists() else set()
+        cli(ws, "train", "--cutoffs", CALIBRATION_END, "--horizon", f"{HORIZON_DAYS}d", "--split", "user",
+            "--seed", str(seed), "--trials", str(trials), "--promote", "never")
+        run_dir = next(p for p in (ws / "runs").glob("*") if p not in before and p.name != "latest")
+        results.append({"seed": seed, **score_split(run_dir, reference)})
+    per_split = [{k: v for k, v in r.items() if k != "seed"} for r in results]
+    summary = summarise(per_split)
+    return {"splits": results, "summary": summary,
+            "powertier_beats_btyd_reference": beats(summary, "powertier", "btyd_reference"),
+            "markdown": markdown(summary, splits)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--splits", type=int, default=5, help="user splits (seeds)")
+    ap.add_argument("--trials", type=int, default=4, help="Optuna trials per LightGBM model")
+    ap.add_argument("--seed", type=int, default=1, help="first seed")
+    ap.add_argument("--work", type=Path, help="work dir (default: a temporary one)")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="powertier-cdnow-") as tmp:
+        result = run(args.splits, args.trials, args.work or Path(tmp), args.seed)
+    text = json.dumps(result, indent=2, default=str)
+    if args.out:
+        args.out.write_text(text)
+    print(text)
+    print(result["markdown"])
+
+
+if __name__ == "__main__":
+    main()
