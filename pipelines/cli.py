@@ -20,6 +20,7 @@ from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
 from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output
+from pipelines.runs import cli as runs_cli
 
 app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
@@ -64,6 +65,7 @@ app.command("score")(stage_train.score)
 app.command("pipeline")(stage_pipeline.pipeline)
 app.command("backtest")(stage_backtest.backtest)
 app.command("serve")(stage_serve.serve)
+app.add_typer(runs_cli.runs_app, name="runs")
 
 
 def main() -> None:

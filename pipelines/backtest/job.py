@@ -25,8 +25,10 @@ from pipelines.storage.files import atomic_dir, point_link, write_json, write_pa
 from pipelines.train.job import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
+from ranking import fairness
 from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
-from ranking.evaluation import btyd_predictions, fallback_tier, model_predictions, persistence_predictions, prediction_frame, score
+from ranking.evaluation import (btyd_predictions, fallback_tier, model_predictions, persistence_predictions,
+                                prediction_frame, score, segment_masks)
 from pipelines.common.times import cutoff_range
 from pipelines.backtest.leak_guard import LeakageError, check_feature_timestamps, check_label_availability, feature_ts_columns
 from ranking.model import TwoStageModel, fit_two_stage
@@ -165,7 +167,7 @@ def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds:
 
 
 def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, params: TrainParams,
-               feature_names: list[str], psi_threshold: float) -> CutoffResult:
+               feature_names: list[str], psi_threshold: float, fair: Any = None) -> CutoffResult:
     """Guard, fit, score and measure drift at one cutoff, from the already retrieved ``frame``."""
     ts = frame["event_timestamp"]
     pool = frame[ts.isin(plan.training_cutoffs(cutoff))].reset_index(drop=True)
@@ -189,7 +191,11 @@ def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, pa
     summary = _summary(cutoff, pool, scored, metrics, drift, psi_threshold)
     summary.update(fit_s=fit_s, score_s=time.perf_counter() - t0 - fit_s, feature_set=model.feature_set,
                    dropped_views=empty_views)
-    predictions = prediction_frame(scored, preds, params).rename(columns={"event_timestamp": "cutoff"})
+    predictions = prediction_frame(scored, preds, params)
+    if fair is not None:  # calibration and error per segment of the scored users (their realised outcomes)
+        summary["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(scored, model.spec_),
+                                                        fair.disparity_ratio, fair.min_rows)
+    predictions = predictions.rename(columns={"event_timestamp": "cutoff"})
     predictions = predictions[["cutoff", *predictions.columns.drop("cutoff")]]
     return CutoffResult(summary, metric_rows(cutoff, metrics, model.feature_set), predictions, drift, model.notes_)
 
@@ -225,7 +231,7 @@ def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestam
     params = TrainParams.from_config(cfg)
     parts = []
     for c in plan.cutoffs:
-        parts.append(run_cutoff(frame, plan, c, params, names, cfg.backtest.psi_threshold))
+        parts.append(run_cutoff(frame, plan, c, params, names, cfg.backtest.psi_threshold, cfg.fairness))
         s = parts[-1].summary
         dropped = f"; no vectors for {', '.join(s['dropped_views'])}" if s["dropped_views"] else ""
         log(f"{s['cutoff']}: trained on {s['n_train']:,} examples, scored {s['n_scored']:,} users "
@@ -265,7 +271,8 @@ def save_backtest(cfg: PowerTierConfig, out: dict[str, Any], args: dict[str, Any
         info = {"id": bt_id, "created_at": pd.Timestamp.now(tz="UTC").isoformat(), "args": args,
                 "cutoffs": [c.isoformat() for c in out["plan"].cutoffs], "entity_rows": out["entity_rows"],
                 "summaries": out["summaries"], "timings": out["timings"], "notes": out["notes"],
-                "psi_threshold": cfg.backtest.psi_threshold, "metric_drop": cfg.backtest.metric_drop}
+                "psi_threshold": cfg.backtest.psi_threshold, "metric_drop": cfg.backtest.metric_drop,
+                "ageing_inputs": list(AGEING_INPUTS)}
         write_json(info, tmp / "backtest.json")
         html = build_backtest_report(out["results"], pd.DataFrame(out["summaries"]), out["drift"], info)
         write_text(html, tmp / "report.html")

@@ -85,6 +85,12 @@ class BacktestConfig(_Section):
     metric_drop: float = Field(0.1, gt=0, description="Relative drop vs the first cutoff that asks for a retrain.")
 
 
+class FairnessConfig(_Section):
+    disparity_ratio: float = Field(1.25, gt=1, description="Flag a segment column when an error metric (or the "
+                                   "spend calibration ratio) differs by more than this factor between values.")
+    min_rows: int = Field(30, gt=0, description="Segment values with fewer labelled rows are not compared.")
+
+
 class ServeConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -107,12 +113,15 @@ class PowerTierConfig(BaseSettings):
     tiers: list[str] = Field(default=["bronze", "silver", "gold", "platinum"], description="Ordered, low to high.")
     seed: int = 42
     online_store: Literal["sqlite", "redis"] = "sqlite"
+    tracking: Literal["none", "mlflow"] = Field("none", description="mlflow: also log every training run "
+                                                "(params, metrics, run dir) to a local MLflow store under <data dir>/mlflow.")
     ingest: IngestConfig = IngestConfig()
     features: FeatureConfig = FeatureConfig()
     encoder: EncoderConfig = EncoderConfig()
     train: TrainConfig = TrainConfig()
     backtest: BacktestConfig = BacktestConfig()
     serve: ServeConfig = ServeConfig()
+    fairness: FairnessConfig = FairnessConfig()
 
     @field_validator("as_of")
     @classmethod

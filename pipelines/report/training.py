@@ -1,24 +1,29 @@
-"""The run report: one self-contained HTML page (inline SVG, no external assets)."""
+"""The training run report: one offline HTML page (Jinja2 template, inline SVG charts)."""
 
 from __future__ import annotations
 
-from html import escape
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from pipelines.report.fairness import fairness_section
+from pipelines.report.page import Page, Section, Table, charts, count, money, num, render
+from pipelines.report.tables import decile_lift, expected_calibration_error, reliability
 from pipelines.report import svg
 from ranking.metrics import gain_curve
 
 KINDS = ("lightgbm", "linear")
 SETS = ("XY", "X", "Y")
-STYLE = ("body{font-family:sans-serif;max-width:1180px;margin:20px auto;color:#222}"
-         "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
-         "th{background:#f3f3f3}.plots{display:flex;flex-wrap:wrap;gap:12px}.note{color:#666}")
+PP_COLUMNS = ("n", "mae", "rmse", "r2", "spearman", "gini", "top10_share", "top10_share_oracle")
+TIER_COLUMNS = ("n", "accuracy", "macro_f1", "qwk", "auc_ovr")
+# (target, metric, higher is better) compared against the persistence baseline.
+VERDICT_METRICS = (("purchasing_power", "gini", True), ("purchasing_power", "rmse", False),
+                   ("tier", "qwk", True))
 
 
-def _get(d: dict, *keys: str) -> Any:
+def _get(d: Any, *keys: str) -> Any:
     for k in keys:
         if not isinstance(d, dict) or k not in d:
             return None
@@ -26,7 +31,128 @@ def _get(d: dict, *keys: str) -> Any:
     return d
 
 
-def ablation_section(metrics: dict) -> str:
+def _cell(m: dict, name: str) -> str:
+    if "skipped" in m:
+        return "–"
+    return count(m.get(name)) if name == "n" else num(m.get(name))
+
+
+def metrics_section(metrics: dict) -> Section:
+    """Every model × feature set plus persistence on the test split (counts as integers)."""
+    tables = []
+    for target, names in (("purchasing_power", PP_COLUMNS), ("tier", TIER_COLUMNS)):
+        rows = [[f"{kind} / {fs}", *[_cell(_get(metrics, target, kind, fs) or {}, n) for n in names]]
+                for kind in KINDS for fs in SETS]
+        rows.append(["persistence", *[_cell(_get(metrics, target, "persistence") or {}, n) for n in names]])
+        if target == "purchasing_power" and "btyd" in metrics.get(target, {}):
+            rows.append(["BTYD (BG/NBD × Gamma-Gamma)", *[_cell(metrics[target]["btyd"], n) for n in names]])
+        tables.append(Table(["model", *names], rows, target.replace("_", " ")))
+    skipped = sorted({m["skipped"] for t in ("purchasing_power", "tier") for k in KINDS for m in
+                      (_get(metrics, t, k, fs) or {} for fs in SETS) if "skipped" in m})
+    return Section("Test metrics", "– marks a model that was not trained.", tables, notes=skipped)
+
+
+def baseline_warnings(metrics: dict) -> list[str]:
+    """One sentence per headline metric where the main LightGBM model loses to persistence."""
+    fs = metrics.get("main_feature_set", "XY")
+    out = []
+    for target, name, higher in VERDICT_METRICS:
+        model, base = _get(metrics, target, "lightgbm", fs, name), _get(metrics, target, "persistence", name)
+        if isinstance(model, (int, float)) and isinstance(base, (int, float)):
+            if (model < base) if higher else (model > base):
+                out.append(f"{target.replace('_', ' ')} {name}: LightGBM {fs} {num(model)} is worse than the "
+                           f"persistence baseline {num(base)} ({'higher' if higher else 'lower'} is better).")
+    return out
+
+
+def gate_section(gate: dict[str, Any] | None) -> Section | None:
+    """The promotion gate's rule and verdict (``ranking.gate``), as stored in ``run.json``."""
+    if not gate:
+        return None
+    verdict = "passed: train moved runs/latest to this run" if gate.get("passed") else \
+        "NOT passed: runs/latest stayed where it was (promote by hand with `powertier runs promote`)"
+    rows = [[name, count(c.get("wins")), count(c.get("compared")), ", ".join(c.get("losses", [])) or "–"]
+            for name, c in gate.get("baselines", {}).items() if "skipped" not in c]
+    return Section("Promotion gate", f"Rule: {gate.get('rule', '')}. Verdict: {verdict}.",
+                   [Table(["against", "at least as good on", "of", "loses on"], rows)] if rows else [],
+                   flags=list(gate.get("reasons", [])))
+
+
+def hyperparameter_section(hyper: dict[str, dict[str, Any]]) -> Section:
+    """The chosen (tuned) LightGBM parameters of each fitted booster."""
+    keys = sorted({k for params in hyper.values() for k in params})
+    rows = [[k, *[num(params.get(k)) for params in hyper.values()]] for k in keys]
+    return Section("Chosen hyper-parameters", "Best Optuna trial per booster (best_iteration from early "
+                   "stopping on the validation split).", [Table(["parameter", *hyper], rows)])
+
+
+def lift_section(pred: pd.DataFrame) -> Section:
+    """Decile lift table, gain curve and decile calibration of purchasing power (log money axes)."""
+    y = pred["purchasing_power_true"].to_numpy(dtype=float)
+    p = pred["purchasing_power_pred"].to_numpy(dtype=float)
+    keep = ~np.isnan(y)
+    if not keep.any() or y[keep].sum() <= 0:
+        return Section("Purchasing power: lift and calibration", "No positive purchasing power in the test split.")
+    lift = decile_lift(y[keep], p[keep])
+    rows = [[str(int(r.decile)), count(r.users), money(r.mean_pred), money(r.mean_true), f"{r.share:.1%}",
+             f"{r.cum_share:.1%}", f"{r.lift:.2f}"] for r in lift.itertuples()]
+    table = Table(["decile (1 = highest predicted)", "users", "mean predicted", "mean actual", "share of spend",
+                   "cumulative share", "lift"], rows, "Decile lift (LightGBM, test split)")
+    return Section("Purchasing power: lift and calibration",
+                   "Lift = the decile's mean actual spend over the overall mean (1 = random targeting).",
+                   [table], charts(_gain_chart(pred, y, keep), svg.line_chart(
+                       "Calibration by predicted decile", {"lightgbm": (lift["mean_pred"].tolist(),
+                                                                        lift["mean_true"].tolist())},
+                       "mean predicted (log scale)", "mean actual", diagonal=True, log_y=True)))
+
+
+def _gain_chart(pred: pd.DataFrame, y: np.ndarray, keep: np.ndarray) -> str:
+    series = {}
+    for name, col in (("lightgbm", "purchasing_power_pred"), ("persistence", "purchasing_power_persistence")):
+        if col in pred.columns:
+            series[name] = _thin(*gain_curve(y[keep], pred[col].to_numpy(dtype=float)[keep]))
+    series["oracle"] = _thin(*gain_curve(y[keep], y[keep]))
+    series["random"] = ([0.0, 1.0], [0.0, 1.0])
+    return svg.line_chart("Gain curve", series, "share of users (ranked by prediction)", "share of spend",
+                          unit_range=True, markers=False)
+
+
+def _thin(x: np.ndarray, c: np.ndarray, points: int = 200) -> tuple[list[float], list[float]]:
+    grid = np.linspace(0, 1, points)
+    return grid.tolist(), np.interp(grid, x, c).tolist()
+
+
+def tier_section(metrics: dict, pred: pd.DataFrame, tiers: list[str]) -> Section:
+    """Confusion matrix, recall per tier and the reliability (calibration) plot of the tier model."""
+    m = _get(metrics, "tier", "lightgbm", metrics.get("main_feature_set", "XY")) or {}
+    if "confusion" not in m:
+        return Section("Tier", str(m.get("skipped", "no tier model")))
+    heat = svg.heatmap("Confusion matrix (LightGBM)", m["confusion"], tiers, tiers, "true tier", "predicted tier")
+    recall = svg.bar_chart("Recall per tier", tiers, {"lightgbm": [m["recall"].get(t) for t in tiers]}, "recall")
+    names = [t for t in tiers if f"tier_proba_{t}" in pred.columns]
+    index = {t: i for i, t in enumerate(names)}
+    y = np.array([index.get(t, np.nan) if isinstance(t, str) else np.nan for t in pred["tier_true"]], dtype=float)
+    rel = reliability(y, pred[[f"tier_proba_{t}" for t in names]].to_numpy(dtype=float), names)
+    lines = {t: (g["mean_pred"].tolist(), g["observed"].tolist()) for t, g in rel.groupby("tier", sort=False)}
+    plot = svg.line_chart("Tier reliability (one vs rest)", lines, "predicted probability", "observed share",
+                          diagonal=True, unit_range=True) if lines else ""
+    ece = expected_calibration_error(rel)
+    table = Table(["tier", "test rows", "mean predicted probability", "observed share", "calibration error (ECE)"],
+                  [[t, count(np.sum(~np.isnan(y))), f"{pred[f'tier_proba_{t}'].mean():.3f}",
+                    f"{np.nanmean(y == index[t]) if len(y) else float('nan'):.3f}", f"{ece.get(t, float('nan')):.3f}"]
+                   for t in names])
+    return Section("Tier", "A calibrated model's points lie on the dashed diagonal.", [table],
+                   charts(heat, recall, plot))
+
+
+def importance_section(importance: dict) -> Section:
+    """Mean |contribution| per explanation group for each target."""
+    return Section("Global importance (grouped TreeSHAP)", charts=charts(*[
+        svg.hbar_chart(f"{target}: mean |contribution| per group", imp["contribution"], "raw-score units")
+        for target, imp in importance.items()]))
+
+
+def ablation_section(metrics: dict) -> Section:
     """Grouped bars of each headline metric over {lightgbm, linear} × {XY, X, Y} + persistence."""
     plots = []
     for target, names in (("purchasing_power", ("gini", "rmse", "spearman", "top10_share")),
@@ -37,100 +163,57 @@ def ablation_section(metrics: dict) -> str:
             series["persistence"] = [base if fs == "Y" else None for fs in SETS]
             if any(v is not None for vs in series.values() for v in vs):
                 plots.append(svg.bar_chart(f"{target}: {name}", list(SETS), series, name))
-    note = "<p class='note'>Persistence (spend over the last H days; current tier) is drawn under Y.</p>"
-    return "<h2>Ablations (test split)</h2>" + note + f"<div class='plots'>{''.join(plots)}</div>"
+    return Section("Ablations (test split)", "Persistence (spend over the last H days; current tier) is drawn "
+                   "under Y.", charts=charts(*plots))
 
 
-def gain_section(pred: pd.DataFrame) -> str:
-    """Gain (cumulative share of spend captured) and decile calibration of purchasing power."""
-    y = pred["purchasing_power_true"].to_numpy(dtype=float)
-    keep = ~np.isnan(y)
-    if not keep.any() or y[keep].sum() <= 0:
-        return "<h2>Purchasing power curves</h2><p>No positive purchasing power in the test split.</p>"
-    y = y[keep]
-    series = {}
-    for name, col in (("lightgbm", "purchasing_power_pred"), ("persistence", "purchasing_power_persistence")):
-        if col in pred.columns:
-            x, c = gain_curve(y, pred[col].to_numpy(dtype=float)[keep])
-            series[name] = _thin(x, c)
-    series["oracle"] = _thin(*gain_curve(y, y))
-    series["random"] = ([0.0, 1.0], [0.0, 1.0])
-    gain = svg.line_chart("Gain curve", series, "share of users (ranked by prediction)", "share of spend")
-    p = pred["purchasing_power_pred"].to_numpy(dtype=float)[keep]
-    deciles = pd.qcut(pd.Series(p).rank(method="first"), 10, labels=False)
-    cal = pd.DataFrame({"p": p, "y": y, "d": deciles}).groupby("d").mean()
-    calib = svg.line_chart("Calibration by predicted decile", {"lightgbm": (cal["p"].tolist(), cal["y"].tolist())},
-                           "mean predicted", "mean actual", diagonal=True)
-    return f"<h2>Purchasing power curves</h2><div class='plots'>{gain}{calib}</div>"
-
-
-def _thin(x: np.ndarray, c: np.ndarray, points: int = 200) -> tuple[list[float], list[float]]:
-    grid = np.linspace(0, 1, points)
-    return grid.tolist(), np.interp(grid, x, c).tolist()
-
-
-def tier_section(metrics: dict, main_fs: str, tiers: list[str]) -> str:
-    """Confusion matrix and per-class recall of the main LightGBM tier model."""
-    m = _get(metrics, "tier", "lightgbm", main_fs) or {}
-    if "confusion" not in m:
-        return f"<h2>Tier</h2><p>{escape(str(m.get('skipped', 'no tier model')))}</p>"
-    heat = svg.heatmap("Confusion matrix (LightGBM)", m["confusion"], tiers, tiers, "true tier", "predicted tier")
-    recall = svg.bar_chart("Recall per tier", tiers, {"lightgbm": [m["recall"].get(t) for t in tiers]}, "recall")
-    return f"<h2>Tier</h2><div class='plots'>{heat}{recall}</div>"
-
-
-def importance_section(importance: dict) -> str:
-    """Mean |contribution| per explanation group for each target."""
-    plots = [svg.hbar_chart(f"{target}: mean |contribution| per group", imp["contribution"], "raw-score units")
-             for target, imp in importance.items()]
-    return f"<h2>Global importance (grouped TreeSHAP)</h2><div class='plots'>{''.join(plots)}</div>"
-
-
-def segment_section(metrics: dict) -> str:
-    """Headline metrics per segment value for the main LightGBM model and persistence."""
-    plots = []
+def segment_section(metrics: dict) -> Section:
+    """Test rows per segment value (integers) and headline metrics per segment."""
+    rows, plots = [], []
     for col, values in metrics.get("segments", {}).items():
+        for value, seg in values.items():
+            rows.append([f"{col} = {value}", count(_get(seg, "purchasing_power", "lightgbm", "n")),
+                         count(_get(seg, "tier", "lightgbm", "n"))])
         cats = list(values)
         for target, name in (("purchasing_power", "gini"), ("purchasing_power", "mae"), ("tier", "qwk")):
             series = {kind: [_get(values, v, target, kind, name) for v in cats] for kind in (*KINDS, "persistence")}
             if any(x is not None for xs in series.values() for x in xs):
                 plots.append(svg.bar_chart(f"{target} {name} by {col}", cats, series, name))
-    return f"<h2>Segments</h2><div class='plots'>{''.join(plots)}</div>"
+    table = Table(["segment", "rows (purchasing power)", "rows (tier)"], rows, "Test rows per segment")
+    return Section("Segments", tables=[table] if rows else [], charts=charts(*plots))
 
 
-def metrics_table(metrics: dict, target: str, names: tuple[str, ...]) -> str:
-    """Every model × feature set as a table row."""
-    rows = [(f"{kind} / {fs}", _get(metrics, target, kind, fs) or {}) for kind in KINDS for fs in SETS]
-    rows.append(("persistence", metrics.get(target, {}).get("persistence", {})))
-    if target == "purchasing_power":
-        rows.append(("BTYD (BG/NBD x Gamma-Gamma)", metrics.get(target, {}).get("btyd", {})))
-    head = "<tr><th>model</th>" + "".join(f"<th>{n}</th>" for n in names) + "</tr>"
-    body = "".join("<tr><th>" + escape(label) + "</th>" + "".join(_cell(m, n) for n in names) + "</tr>"
-                   for label, m in rows)
-    return f"<h3>{target}</h3><table>{head}{body}</table>"
+def cutoff_section(rows_per_cutoff: dict[str, int]) -> Section | None:
+    """Training-frame rows per cutoff on a date axis."""
+    if not rows_per_cutoff:
+        return None
+    dates = [datetime.fromisoformat(c) for c in rows_per_cutoff]
+    chart = svg.line_chart("Rows per cutoff", {"rows": (dates, list(rows_per_cutoff.values()))}, "cutoff",
+                           "rows", integer_y=True)
+    return Section("Examples per cutoff", charts=charts(chart))
 
 
-def _cell(m: dict, name: str) -> str:
-    if "skipped" in m:
-        return f"<td title='{escape(m['skipped'])}'>–</td>"
-    v = m.get(name)
-    return f"<td>{v:.4g}</td>" if isinstance(v, (int, float)) else "<td></td>"
+def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info: dict) -> Page:
+    """The page model. ``info``: run_id, notes, split, tiers; optional hyperparameters,
+    rows_per_cutoff, warnings (a verdict computed elsewhere) and extra_sections."""
+    main_fs = metrics.get("main_feature_set", "XY")
+    split = info.get("split", {})
+    rows = ", ".join(f"{k} {count(v)}" for k, v in split.get("rows", {}).items())
+    sections = [s for s in (gate_section(info.get("gate")),) if s is not None]
+    sections += [metrics_section(metrics), lift_section(predictions),
+                tier_section(metrics, predictions, list(info.get("tiers", [])))]
+    if info.get("hyperparameters"):
+        sections.append(hyperparameter_section(info["hyperparameters"]))
+    sections += [ablation_section(metrics), importance_section(importance), segment_section(metrics)]
+    sections += [s for s in (fairness_section(metrics.get("fairness")), cutoff_section(info.get("rows_per_cutoff", {})))
+                 if s is not None]
+    sections += list(info.get("extra_sections", []))
+    warnings = info["warnings"] if "warnings" in info else baseline_warnings(metrics)
+    return Page(f"PowerTier training run {info.get('run_id', '')}",
+                f"Main model: LightGBM on {main_fs}. Split: {split.get('strategy', '')}; rows {rows}.",
+                list(info.get("notes", [])), warnings, "The main model loses to a baseline or an ablation", sections)
 
 
 def build_report(metrics: dict, predictions: pd.DataFrame, importance: dict, info: dict) -> str:
-    """The whole page. ``info``: tiers, notes (what was trained), split description, run id."""
-    main_fs = metrics.get("main_feature_set", "XY")
-    notes = "".join(f"<li>{escape(n)}</li>" for n in info.get("notes", []))
-    split = escape(str(info.get("split", {}).get("rows", "")))
-    parts = [f"<h1>PowerTier training run {escape(str(info.get('run_id', '')))}</h1>",
-             f"<p>Main model: LightGBM on <b>{escape(main_fs)}</b>. Split: "
-             f"{escape(str(info.get('split', {}).get('strategy', '')))}, rows {split}.</p><ul>{notes}</ul>",
-             "<h2>Test metrics</h2>",
-             metrics_table(metrics, "purchasing_power", ("mae", "rmse", "r2", "spearman", "gini", "top10_share",
-                                                         "top10_share_oracle")),
-             metrics_table(metrics, "tier", ("accuracy", "macro_f1", "qwk", "auc_ovr")),
-             ablation_section(metrics), gain_section(predictions),
-             tier_section(metrics, main_fs, list(info.get("tiers", []))),
-             importance_section(importance), segment_section(metrics)]
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>PowerTier run</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
+    """The whole HTML document."""
+    return render(build_page(metrics, predictions, importance, info))

@@ -11,7 +11,8 @@ Layout of ``<run dir>/``::
     metrics.json          test metrics (see ranking.evaluation.evaluate)
     predictions.parquet   test-split predictions
     report.html           self-contained report
-    run.json              summary: run id, created_at, targets, split, notes, verdict (ranking.gate)
+    run.json              summary: run id, created_at, targets, split, notes, verdict (ranking.gate),
+                          feature service, provenance
 
 The directory is written under a temporary name and renamed at the end, so a killed run never
 leaves a half-written run dir behind.
@@ -31,6 +32,7 @@ from pipelines.storage.files import atomic_dir, read_json, read_parquet, write_j
 from ranking.model import TwoStageModel
 
 _SEP = "__"  # replaces "/" of array names in file names
+PROMOTED_LINK = "promoted"  # runs/promoted: the serving run (pipelines.runs)
 
 
 def save_model_files(directory: Path, model: TwoStageModel) -> None:
@@ -62,8 +64,9 @@ def load_model(run_dir: Path) -> TwoStageModel:
 def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd.DataFrame, report_html: str,
              config: dict[str, Any], feature_service: str | None, feature_names: list[str] | None,
              encoder: dict[str, Any] | None = None, split: dict[str, Any] | None = None,
-             verdict: dict[str, Any] | None = None) -> Path:
-    """Write a complete run dir atomically; refuses to overwrite an existing one."""
+             verdict: dict[str, Any] | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write a complete run dir atomically; refuses to overwrite an existing one. ``extra`` (e.g.
+    provenance: git commit, data-manifest hash, library versions) is merged into ``run.json``."""
     run_dir = Path(run_dir)
     with atomic_dir(run_dir) as tmp:
         save_model_files(tmp, model)
@@ -75,7 +78,8 @@ def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd
         write_text(report_html, tmp / "report.html")
         write_json({"run_id": run_dir.name, "created_at": datetime.now(timezone.utc).isoformat(),
                     "feature_set": model.feature_set, "targets": model.targets, "notes": model.notes_,
-                    "split": split or {}, "verdict": verdict}, tmp / "run.json")
+                    "split": split or {}, "verdict": verdict, "feature_service": feature_service, **(extra or {})},
+                   tmp / "run.json")
     return run_dir
 
 
@@ -96,10 +100,13 @@ def load_run(run_dir: Path) -> dict[str, Any]:
 
 
 def resolve_run_dir(runs: Path, run: Path | str | None) -> Path:
-    """``run`` as given, else ``runs/latest`` (the promoted run); UserError if it holds no model."""
+    """``run`` as given, else ``runs/promoted`` (``powertier runs promote``), else ``runs/latest``;
+    UserError if it holds no model."""
     from pipelines.common.errors import UserError
 
-    path = Path(run) if run is not None else Path(runs) / "latest"
+    promoted = Path(runs) / PROMOTED_LINK
+    default = promoted if (promoted / "model.json").exists() else Path(runs) / "latest"
+    path = Path(run) if run is not None else default
     if not (path / "model.json").exists():
         raise UserError(f"no trained run at {path} (no model.json); run `powertier train` or pass --run DIR")
     return path.resolve()

@@ -11,8 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from ranking import fairness
 from ranking.gate import GateRule, run_verdict
-from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame
+from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame, segment_masks
 from ranking.model import TwoStageModel, fit_two_stage
 from ranking.metrics import headline
 from ranking.params import TrainParams
@@ -59,7 +60,13 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     metrics["importance"] = importance(main, split.test, params.seed)
     predictions = prediction_frame(split.test, preds, params)
     verdict = run_verdict(metrics, GateRule.from_config(cfg) if hasattr(cfg, "train") else GateRule()).to_dict()
-    info = {"run_id": run_id, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers)}
+    metrics["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(split.test, main.spec_),
+                                                    cfg.fairness.disparity_ratio, cfg.fairness.min_rows)
+    info = {"run_id": run_id, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers),
+            "warnings": verdict["losses"], "gate": verdict,
+            "hyperparameters": hyperparameters(main),
+            "rows_per_cutoff": {pd.Timestamp(c).isoformat(): int(n)
+                                for c, n in frame.groupby("event_timestamp").size().items()}}
     html = build_report(metrics, predictions, metrics["importance"], info)
     config = cfg.public_dict() if hasattr(cfg, "public_dict") else params.to_dict()
     timings["total_s"] = time.perf_counter() - t0
@@ -74,3 +81,14 @@ def run_headline(metrics: dict) -> dict[str, Any]:
                                    "btyd": pp.get("btyd", {})},
               "tier": {"lightgbm": tier["lightgbm"][fs], "persistence": tier.get("persistence", {})}}
     return {"feature_set": fs, "pp_objective": pp["lightgbm"][fs].get("objective"), **headline(scored)}
+
+
+def hyperparameters(model: TwoStageModel) -> dict[str, dict[str, Any]]:
+    """The tuned parameters and early-stopped iteration of each booster the model keeps."""
+    out = {}
+    for objective, info in model.pp_info_.items():
+        chosen = " (selected)" if objective == model.pp_objective_ else ""
+        out[f"purchasing power {objective}{chosen}"] = {**info["params"], "best_iteration": info["best_iteration"]}
+    if model.tier_booster_ is not None:
+        out["tier"] = {**model.tier_info_["params"], "best_iteration": model.tier_info_["best_iteration"]}
+    return out

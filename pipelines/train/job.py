@@ -20,7 +20,7 @@ from pipelines.storage import feast_store
 from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
-from pipelines.storage.files import point_link, read_json, read_parquet
+from pipelines.storage.files import read_json, read_parquet
 from pipelines.common.workspace import Workspace
 from feature_repo.names import MODEL_SERVICES
 from feature_repo.timestamps import as_utc, ts_column
@@ -57,15 +57,16 @@ def new_run_dir(ws: Workspace, seed: int) -> Path:
 
 def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, feature_names: list[str] | None = None,
                  feature_service: str | None = None, encoder: dict[str, Any] | None = None,
-                 log: Callable[[str], None] = lambda _msg: None) -> dict[str, Any]:
+                 log: Callable[[str], None] = lambda _msg: None,
+                 provenance: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fit and evaluate on ``frame``, save the run dir; returns a summary (notes, headline, timings).
-    ``encoder`` e.g. ``{"id": "all-MiniLM-L6-v2", "dim": 384}``."""
+    ``encoder`` e.g. ``{"id": "all-MiniLM-L6-v2", "dim": 384}``; ``provenance`` goes into ``run.json``."""
     from pipelines.storage.artifact import save_run
     from pipelines.train.flow import fit_and_evaluate, run_headline
 
     run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log)
     save_run(run_dir, run.model, run.metrics, run.predictions, run.report_html, run.config, feature_service,
-             feature_names or run.model.required_columns(), encoder, run.split, run.verdict)
+             feature_names or run.model.required_columns(), encoder, run.split, run.verdict, provenance)
     return {"run_dir": str(run_dir), "notes": run.model.notes_, "skipped": run.skipped, "timings": run.timings,
             "headline": run_headline(run.metrics), "verdict": run.verdict}
 
@@ -91,18 +92,25 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
     run_dir = new_run_dir(ws, cfg.seed)
     ws.runs.mkdir(parents=True, exist_ok=True)
-    summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log)
+    from pipelines.runs import job as runs_job
+    from pipelines.runs import tracking
+
+    summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log,
+                           provenance=runs_job.provenance(ws))
     promote_run(ws, run_dir, summary["verdict"], cfg.train.promote, log)
+    if cfg.tracking == "mlflow":
+        log(f"mlflow: logged as run {runs_job.track(cfg, run_dir)} in {tracking.store_uri(cfg.data_dir)}")
     return run_dir
 
 
 def promote_run(ws: Workspace, run_dir: Path, verdict: dict, promote: str, log: Callable[[str], None]) -> bool:
     """Move ``runs/latest`` to ``run_dir`` when ``promote`` and the verdict allow it; say which."""
+    from pipelines.runs.job import promote as record_promotion
     from ranking.gate import should_promote
 
     if should_promote(verdict, promote):
-        point_link(ws.runs / "latest", run_dir)
         how = "gate passed" if verdict["passed"] else "--promote always, gate NOT passed"
+        record_promotion(ws, run_dir.name, force=True, reason=f"train: {how}")
         log(f"promoted: runs/latest -> {run_dir.name} ({how})")
         return True
     current = ws.runs / "latest"

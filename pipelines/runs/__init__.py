@@ -1,0 +1,1 @@
+"""Run management: list, compare, promote and roll back training runs."""

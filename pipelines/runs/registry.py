@@ -1,0 +1,110 @@
+"""Run management without I/O: headline numbers of a run, side-by-side comparison, and the
+promotion history (who is serving, since when, what a rollback goes back to).
+
+A run is described by its ``run.json`` and ``metrics.json`` documents; the promotion history is a
+list of events ``{"action": "promote" | "rollback", "run_id", "at", "previous", "reason"}``,
+oldest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (label, path into metrics.json below the main feature set, higher is better)
+HEADLINE = (("pp gini", ("purchasing_power", "lightgbm", "gini"), True),
+            ("pp rmse", ("purchasing_power", "lightgbm", "rmse"), False),
+            ("pp spearman", ("purchasing_power", "lightgbm", "spearman"), True),
+            ("pp top10 share", ("purchasing_power", "lightgbm", "top10_share"), True),
+            ("tier qwk", ("tier", "lightgbm", "qwk"), True),
+            ("tier accuracy", ("tier", "lightgbm", "accuracy"), True),
+            ("tier macro f1", ("tier", "lightgbm", "macro_f1"), True))
+BASELINE = (("persistence pp gini", ("purchasing_power", "persistence", "gini")),
+            ("persistence tier qwk", ("tier", "persistence", "qwk")))
+
+
+def dig(d: Any, *keys: str) -> Any:
+    """``d[k1][k2]...`` or None where any level is missing."""
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The main LightGBM model's test metrics and the persistence baseline's, by label."""
+    fs = metrics.get("main_feature_set", "XY")
+    out = {label: dig(metrics, target, kind, fs, name) for label, (target, kind, name), _ in HEADLINE}
+    out.update({label: dig(metrics, *path) for label, path in BASELINE})
+    return out
+
+
+def gate_passed(run: dict[str, Any]) -> bool | None:
+    """The promotion gate's verdict recorded in ``run.json`` (None: the run predates the gate)."""
+    gate = run.get("gate")
+    if isinstance(gate, dict) and "passed" in gate:
+        return bool(gate["passed"])
+    return None
+
+
+def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
+    """(label, value in A, value in B, which is better) for headline metrics and provenance."""
+    ha, hb = headline(a["metrics"]), headline(b["metrics"])
+    better = {label: up for label, _, up in HEADLINE}
+    rows = []
+    for label in ha:
+        va, vb = ha[label], hb[label]
+        verdict = ""
+        if label in better and isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va != vb:
+            verdict = "B" if (vb > va) == better[label] else "A"
+        rows.append((label, va, vb, verdict))
+    for label, key in (("feature set", ("run", "feature_set")), ("feature service", ("run", "feature_service")),
+                       ("created", ("run", "created_at")), ("git commit", ("run", "git", "commit")),
+                       ("data manifest", ("run", "data_manifest_sha256")),
+                       ("test rows", ("run", "split", "rows", "test")), ("gate", ("run", "gate", "passed"))):
+        va, vb = dig(a, *key), dig(b, *key)
+        if label in ("git commit", "data manifest"):  # hashes: a prefix tells them apart
+            va, vb = (v[:12] if isinstance(v, str) else v for v in (va, vb))
+        rows.append((label, va, vb, "" if va == vb or label != "data manifest" else "differs"))
+    return rows
+
+
+def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """Leaf keys whose values differ between two configs (``data_dir`` and the like included)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += config_differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append((f"{prefix}{key}", va, vb))
+    return out
+
+
+def serving(history: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The event that made the current run the promoted one (None: nothing promoted yet)."""
+    return history[-1] if history else None
+
+
+def rollback_target(history: list[dict[str, Any]]) -> str | None:
+    """The run promoted before the current one: what ``rollback`` returns to."""
+    current = serving(history)
+    return None if current is None else current.get("previous")
+
+
+def promotion_event(action: str, run_id: str, at: str, history: list[dict[str, Any]],
+                    reason: str = "") -> dict[str, Any]:
+    """A new history event; ``previous`` is what was serving before it."""
+    current = serving(history)
+    previous = None if current is None else current["run_id"]
+    if action == "rollback":
+        # After a rollback, rolling back again goes one step further back, not to the undone run.
+        previous = _promoted_before(history, run_id)
+    return {"action": action, "run_id": run_id, "at": at, "previous": previous, "reason": reason}
+
+
+def _promoted_before(history: list[dict[str, Any]], run_id: str) -> str | None:
+    """``previous`` of the latest event that made ``run_id`` the serving run."""
+    for event in reversed(history):
+        if event["run_id"] == run_id:
+            return event.get("previous")
+    return None
