@@ -11,7 +11,7 @@ import typer
 from pipelines.common.cli import ConfigOpt, console, get_config
 
 runs_app = typer.Typer(no_args_is_help=True, help="List, compare, promote and roll back training runs.")
-RunArg = Annotated[str, typer.Argument(help="Run id (directory name under runs/), latest, promoted, or a path.")]
+RunArg = Annotated[str, typer.Argument(help="Run id (directory name under runs/), latest (the serving run), or a path.")]
 
 
 def _fmt(value: Any) -> str:
@@ -34,14 +34,14 @@ def _workspace(config):
 
 @runs_app.command("list")
 def list_runs(config: ConfigOpt = None) -> None:
-    """Every run, oldest first, with headline test metrics; * marks the promoted (serving) run."""
+    """Every run, oldest first, with headline test metrics and gate verdict; * marks the serving run
+    (runs/latest)."""
     from rich.table import Table
 
     from pipelines.runs import job, registry
 
     ws = _workspace(config)
-    current = registry.serving(job.history(ws))
-    serving_id = current["run_id"] if current else None
+    serving_id = job.serving_id(ws)
     table = Table(title=f"runs in {ws.runs}")
     for col in ("", "run", "created", "feature set", "pp gini", "tier qwk", "gate"):
         table.add_column(col, justify="right" if col in ("pp gini", "tier qwk") else "left")
@@ -52,12 +52,11 @@ def list_runs(config: ConfigOpt = None) -> None:
                       _fmt(run["run"].get("feature_set")), _fmt(h["pp gini"]), _fmt(h["tier qwk"]),
                       _fmt(registry.gate_passed(run["run"])))
     console.print(table)
-    console.print(f"serving: {serving_id} (since {current['at']}, {current['action']})" if current
-                  else "serving: nothing promoted yet (serve and score use runs/latest)")
+    console.print(registry.serving_line(serving_id, job.history(ws)))
 
 
 @runs_app.command("show")
-def show(run: RunArg = "promoted", config: ConfigOpt = None) -> None:
+def show(run: RunArg = "latest", config: ConfigOpt = None) -> None:
     """One run's run.json (provenance, split, gate) and headline metrics, plus its promotions."""
     from pipelines.runs import job, registry
 
@@ -95,7 +94,7 @@ def promote(run: RunArg,
             force: Annotated[bool, typer.Option(help="Promote even if the run failed its gate.")] = False,
             reason: Annotated[str, typer.Option(help="Why (kept in the promotion history).")] = "",
             config: ConfigOpt = None) -> None:
-    """Make RUN the serving run (runs/promoted); serve and score use it by default."""
+    """Make RUN the serving run (runs/latest, what serve, score and predict use by default)."""
     from pipelines.runs import job
 
     event = job.promote(_workspace(config), run, force=force, reason=reason)

@@ -1,9 +1,9 @@
 """Run management on disk: read the run directories, keep the promotion history, repoint
 ``runs/promoted`` (the run that ``serve`` and ``score`` use by default), and record provenance.
 
-Files under ``<data dir>/runs/``: one directory per run, ``latest`` (newest trained run),
-``promoted`` (the serving run, a symlink) and ``promotions.json`` (every promote/rollback, oldest
-first)."""
+Files under ``<data dir>/runs/``: one directory per run, ``latest`` (the promoted run: what
+``serve``, ``score`` and ``predict`` use; ``train`` moves it when a new run passes its gate) and
+``promotions.json`` (every promotion, by train or by hand, and every rollback, oldest first)."""
 
 from __future__ import annotations
 
@@ -45,13 +45,19 @@ def load(run_dir: Path) -> dict[str, Any]:
     return out
 
 
+def serving_id(ws: Workspace) -> str | None:
+    """The run ``runs/latest`` points at (None before the first promotion)."""
+    link = ws.runs / PROMOTED
+    return link.resolve().name if (link / "run.json").exists() else None
+
+
 def history(ws: Workspace) -> list[dict[str, Any]]:
     path = ws.runs / HISTORY
     return read_json(path) if path.exists() else []
 
 
 def resolve(ws: Workspace, ref: str) -> Path:
-    """A run by id (directory name), ``latest``, ``promoted``, or a path to a run directory."""
+    """A run by id (directory name), ``latest`` (the serving run), or a path to a run directory."""
     for candidate in (ws.runs / ref, Path(ref)):
         if (candidate / "run.json").exists():
             return candidate.resolve()
@@ -64,11 +70,11 @@ def promote(ws: Workspace, ref: str, force: bool = False, reason: str = "") -> d
     run_dir = resolve(ws, ref)
     run = read_json(run_dir / "run.json")
     if registry.gate_passed(run) is False and not force:
-        why = "; ".join(run.get("gate", {}).get("reasons", [])) or "see run.json"
+        why = "; ".join(registry.gate_reasons(run)) or "see run.json"
         raise UserError(f"run {run_dir.name} failed its promotion gate ({why}); pass --force to promote anyway")
     past = history(ws)
     current = registry.serving(past)
-    if current is not None and current["run_id"] == run_dir.name and (ws.runs / PROMOTED).exists():
+    if current is not None and current["run_id"] == run_dir.name == serving_id(ws):
         return current  # already serving: promoting again changes nothing (idempotent for retrain)
     event = registry.promotion_event("promote", run_dir.name, _now(), past, reason or ("forced" if force else ""))
     _record(ws, run_dir, [*past, event])

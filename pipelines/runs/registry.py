@@ -39,11 +39,18 @@ def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
 
 
 def gate_passed(run: dict[str, Any]) -> bool | None:
-    """The promotion gate's verdict recorded in ``run.json`` (None: the run predates the gate)."""
-    gate = run.get("gate")
-    if isinstance(gate, dict) and "passed" in gate:
-        return bool(gate["passed"])
+    """The promotion gate's verdict recorded in ``run.json`` (``ranking.gate``; None: the run predates it)."""
+    for key in ("verdict", "gate"):
+        gate = run.get(key)
+        if isinstance(gate, dict) and "passed" in gate:
+            return bool(gate["passed"])
     return None
+
+
+def gate_reasons(run: dict[str, Any]) -> list[str]:
+    """Why the gate failed (empty when it passed or is absent)."""
+    gate = run.get("verdict") or run.get("gate") or {}
+    return list(gate.get("reasons", [])) if isinstance(gate, dict) else []
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:
@@ -60,7 +67,7 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, s
     for label, key in (("feature set", ("run", "feature_set")), ("feature service", ("run", "feature_service")),
                        ("created", ("run", "created_at")), ("git commit", ("run", "git", "commit")),
                        ("data manifest", ("run", "data_manifest_sha256")),
-                       ("test rows", ("run", "split", "rows", "test")), ("gate", ("run", "gate", "passed"))):
+                       ("test rows", ("run", "split", "rows", "test")), ("gate passed", ("run", "verdict", "passed"))):
         va, vb = dig(a, *key), dig(b, *key)
         if label in ("git commit", "data manifest"):  # hashes: a prefix tells them apart
             va, vb = (v[:12] if isinstance(v, str) else v for v in (va, vb))
@@ -83,6 +90,22 @@ def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -
 def serving(history: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The event that made the current run the promoted one (None: nothing promoted yet)."""
     return history[-1] if history else None
+
+
+def since(history: list[dict[str, Any]], run_id: str | None) -> dict[str, Any] | None:
+    """The latest event that made ``run_id`` the serving run."""
+    return next((e for e in reversed(history) if e["run_id"] == run_id), None)
+
+
+def serving_line(run_id: str | None, history: list[dict[str, Any]]) -> str:
+    """``serving: <run> (since <time>, <action>: <reason>)`` for ``runs list``."""
+    if run_id is None:
+        return "serving: nothing yet (train a run, or promote one)"
+    event = since(history, run_id)
+    if event is None:
+        return f"serving: {run_id} (promoted before the promotion history was kept)"
+    why = f": {event['reason']}" if event.get("reason") else ""
+    return f"serving: {run_id} (since {event['at']}, {event['action']}{why})"
 
 
 def rollback_target(history: list[dict[str, Any]]) -> str | None:

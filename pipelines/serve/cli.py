@@ -29,7 +29,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default serve.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default serve.port, 8080).")] = None,
-    run: Annotated[Path | None, typer.Option("--run", help="Run dir to serve (default: the promoted run, else the latest).")] = None,
+    run: Annotated[Path | None, typer.Option("--run", help="Run dir to serve (default: the promoted run, DATA_DIR/runs/latest).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default serve.workers, 1).")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
     config: ConfigOpt = None,

@@ -32,7 +32,7 @@ from pipelines.storage.files import atomic_dir, read_json, read_parquet, write_j
 from ranking.model import TwoStageModel
 
 _SEP = "__"  # replaces "/" of array names in file names
-PROMOTED_LINK = "promoted"  # runs/promoted: the serving run (pipelines.runs)
+PROMOTED_LINK = "latest"  # runs/latest: the promoted (serving) run, moved by train's gate and `runs promote`
 
 
 def save_model_files(directory: Path, model: TwoStageModel) -> None:
@@ -100,13 +100,10 @@ def load_run(run_dir: Path) -> dict[str, Any]:
 
 
 def resolve_run_dir(runs: Path, run: Path | str | None) -> Path:
-    """``run`` as given, else ``runs/promoted`` (``powertier runs promote``), else ``runs/latest``;
-    UserError if it holds no model."""
+    """``run`` as given, else ``runs/latest`` (the promoted run); UserError if it holds no model."""
     from pipelines.common.errors import UserError
 
-    promoted = Path(runs) / PROMOTED_LINK
-    default = promoted if (promoted / "model.json").exists() else Path(runs) / "latest"
-    path = Path(run) if run is not None else default
+    path = Path(run) if run is not None else Path(runs) / PROMOTED_LINK
     if not (path / "model.json").exists():
         raise UserError(f"no trained run at {path} (no model.json); run `powertier train` or pass --run DIR")
     return path.resolve()

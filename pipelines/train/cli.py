@@ -12,7 +12,7 @@ import typer
 from pipelines.common.cli import ConfigOpt, console, get_config
 from pipelines.common.errors import UserError
 
-RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, else runs/latest).")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, <data dir>/runs/latest).")]
 
 
 def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated training cutoffs.")] = None,

@@ -40,6 +40,7 @@ def test_rollback_walks_back_through_promotions():
 
 
 def test_gate_verdict_is_read_from_run_json():
-    assert registry.gate_passed({"gate": {"passed": False, "reasons": ["loses to persistence"]}}) is False
+    assert registry.gate_passed({"verdict": {"passed": False, "reasons": ["loses to persistence"]}}) is False
+    assert registry.gate_reasons({"verdict": {"passed": False, "reasons": ["loses"]}}) == ["loses"]
     assert registry.gate_passed({"gate": {"passed": True}}) is True
     assert registry.gate_passed({}) is None

@@ -23,7 +23,7 @@ def _fake_run(ws: Workspace, name: str, gini: float, created: str, gate: bool | 
     run = {"run_id": name, "created_at": created, "feature_set": "XY", "feature_service": "powertier_v1",
            "data_manifest_sha256": "abc", "git": {"commit": "deadbeef", "dirty": False}}
     if gate is not None:
-        run["gate"] = {"passed": gate, "reasons": [] if gate else ["pp gini below persistence"]}
+        run["verdict"] = {"passed": gate, "reasons": [] if gate else ["pp gini below persistence"]}
     write_json(metrics, d / "metrics.json")
     write_json(run, d / "run.json")
     write_json({"seed": 42, "train": {"trials": trials}}, d / "config.json")
@@ -34,21 +34,22 @@ def test_promote_compare_and_rollback(data_dir):
     _fake_run(ws, "r1", 0.55, "2026-12-01T10:00:00+00:00")
     _fake_run(ws, "r2", 0.61, "2026-12-01T11:00:00+00:00", trials=8)
     out = cli_ok("runs", "list")
-    assert "r1" in out and "r2" in out and "nothing promoted yet" in out
+    assert "r1" in out and "r2" in out and "serving: nothing yet" in out
     cli_ok("runs", "promote", "r1")
-    assert (ws.runs / "promoted").resolve().name == "r1"
+    assert (ws.runs / "latest").resolve().name == "r1"
     cli_ok("runs", "promote", "r2", "--reason", "better gini")
     out = cli_ok("runs", "list")
-    assert "serving: r2" in out and "│ * │ r2" in out and "│ * │ r1" not in out
+    assert "serving: r2 (since " in out and "promote: better gini" in out
+    assert "│ * │ r2" in out and "│ * │ r1" not in out
     compare = cli_ok("runs", "compare", "r1", "r2")
     assert "0.5500" in compare and "0.6100" in compare and "config train.trials: 4 -> 8" in compare
     row = next(line for line in compare.splitlines() if "pp gini" in line and "persistence" not in line)
     assert row.rstrip(" │").endswith("B")
     cli_ok("runs", "rollback", "--reason", "complaints")
-    assert (ws.runs / "promoted").resolve().name == "r1"
+    assert (ws.runs / "latest").resolve().name == "r1"
     history = json.loads((ws.runs / "promotions.json").read_text())
     assert [(e["action"], e["run_id"]) for e in history] == [("promote", "r1"), ("promote", "r2"), ("rollback", "r1")]
-    shown = cli_ok("runs", "show", "promoted")
+    shown = cli_ok("runs", "show")
     assert '"run_id": "r1"' in shown and '"rollback"' in shown
 
 
@@ -57,7 +58,7 @@ def test_promote_refuses_a_failed_gate_unless_forced(data_dir):
     _fake_run(ws, "bad", 0.2, "2026-12-01T10:00:00+00:00", gate=False)
     result = CliRunner().invoke(app, ["runs", "promote", "bad"])
     assert result.exit_code == 2 and "failed its promotion gate" in result.output
-    assert not (ws.runs / "promoted").exists()
+    assert not (ws.runs / "latest").exists()
     cli_ok("runs", "promote", "bad", "--force")
     assert job.history(ws)[-1]["reason"] == "forced"
 
