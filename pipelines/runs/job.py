@@ -48,7 +48,7 @@ def load(run_dir: Path) -> dict[str, Any]:
 def serving_id(ws: Workspace) -> str | None:
     """The run ``runs/latest`` points at (None before the first promotion)."""
     link = ws.runs / PROMOTED
-    return link.resolve().name if (link / "run.json").exists() else None
+    return link.resolve().name if link.exists() else None
 
 
 def history(ws: Workspace) -> list[dict[str, Any]]:
@@ -72,11 +72,16 @@ def promote(ws: Workspace, ref: str, force: bool = False, reason: str = "") -> d
     if registry.gate_passed(run) is False and not force:
         why = "; ".join(registry.gate_reasons(run)) or "see run.json"
         raise UserError(f"run {run_dir.name} failed its promotion gate ({why}); pass --force to promote anyway")
+    return promote_dir(ws, run_dir, reason or ("forced" if force else ""))
+
+
+def promote_dir(ws: Workspace, run_dir: Path, reason: str) -> dict[str, Any]:
+    """Point ``runs/latest`` at ``run_dir`` and record it (no gate check: ``train`` applied its own)."""
     past = history(ws)
     current = registry.serving(past)
     if current is not None and current["run_id"] == run_dir.name == serving_id(ws):
         return current  # already serving: promoting again changes nothing (idempotent for retrain)
-    event = registry.promotion_event("promote", run_dir.name, _now(), past, reason or ("forced" if force else ""))
+    event = registry.promotion_event("promote", run_dir.name, _now(), past, reason)
     _record(ws, run_dir, [*past, event])
     return event
 

@@ -105,12 +105,12 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
 
 def promote_run(ws: Workspace, run_dir: Path, verdict: dict, promote: str, log: Callable[[str], None]) -> bool:
     """Move ``runs/latest`` to ``run_dir`` when ``promote`` and the verdict allow it; say which."""
-    from pipelines.runs.job import promote as record_promotion
+    from pipelines.runs.job import promote_dir
     from ranking.gate import should_promote
 
     if should_promote(verdict, promote):
         how = "gate passed" if verdict["passed"] else "--promote always, gate NOT passed"
-        record_promotion(ws, run_dir.name, force=True, reason=f"train: {how}")
+        promote_dir(ws, run_dir, reason=f"train: {how}")
         log(f"promoted: runs/latest -> {run_dir.name} ({how})")
         return True
     current = ws.runs / "latest"
