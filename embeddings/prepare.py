@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embeddings.cleaning import count_placeholders, finish_clean, redact_markup, text_length
+from embeddings.cleaning import count_placeholders, finish_clean, redact_pii, text_length
 from embeddings.spam import SPAM_REASONS, content_flag, duplicate_mask
 
 DROP_REASONS = ("empty", "too_short")
@@ -23,7 +23,7 @@ def _clean_distinct(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd
     its length (``cleaning.text_length``)."""
     values = raw.astype(object).where(raw.notna(), "")
     distinct = pd.unique(values)
-    redacted = {t: redact_markup(t)[0] for t in distinct}
+    redacted = {t: redact_pii(t)[0] for t in distinct}
     clean = {t: finish_clean(r) for t, r in redacted.items()}
     flag = {t: content_flag(r) for t, r in redacted.items()}
     length = {t: text_length(c) for t, c in clean.items()}

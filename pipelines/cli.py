@@ -19,7 +19,7 @@ from pipelines.ingest import cli as stage_ingest
 from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
-from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output
+from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output, writes_workspace
 from pipelines.runs import cli as runs_cli
 
 app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -55,14 +55,17 @@ def config_show(config: ConfigOpt = None) -> None:
 
 
 app.command("generate")(stage_generate.generate)
-app.command("ingest")(stage_ingest.ingest)
+app.command("ingest")(writes_workspace(stage_ingest.ingest))
+for _info in stage_features.features_app.registered_commands:  # the ones writing tables, registry, store
+    if _info.name in ("build", "apply", "materialize"):
+        _info.callback = writes_workspace(_info.callback)
 app.add_typer(stage_features.features_app, name="features")
 app.add_typer(stage_features.labels_app, name="labels")
-app.command("embed")(stage_embed.embed)
+app.command("embed")(writes_workspace(stage_embed.embed))
 app.command("train")(stage_train.train)
 app.command("predict")(stage_train.predict)
-app.command("score")(stage_train.score)
-app.command("pipeline")(stage_pipeline.pipeline)
+app.command("score")(writes_workspace(stage_train.score))
+app.command("pipeline")(writes_workspace(stage_pipeline.pipeline))
 app.command("backtest")(stage_backtest.backtest)
 app.command("serve")(stage_serve.serve)
 app.add_typer(runs_cli.runs_app, name="runs")

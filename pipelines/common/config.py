@@ -34,6 +34,11 @@ class _Section(BaseModel):
 
 class IngestConfig(_Section):
     max_text_chars: int = Field(2000, gt=0, description="Longer review/search texts are quarantined.")
+    max_amount: float = Field(1e8, gt=0, description="Larger order amounts/discounts are quarantined "
+                              "(amount_too_large): a sum of 1e308s overflows every spend feature.")
+    extra_columns: dict[str, list[str]] = Field(
+        default={"users": ["region", "signup_channel"]},
+        description="Columns outside the contract kept per table (PII-redacted); all others are dropped.")
 
 
 class FeatureConfig(_Section):
@@ -112,6 +117,8 @@ class PowerTierConfig(BaseSettings):
     horizon_days: int = Field(90, gt=0, description="Prediction horizon H.")
     tiers: list[str] = Field(default=["bronze", "silver", "gold", "platinum"], description="Ordered, low to high.")
     seed: int = 42
+    lock_timeout_s: float = Field(900.0, ge=0, description="How long a command that writes the registry or "
+                                  "the stores waits for another one holding the workspace lock.")
     online_store: Literal["sqlite", "redis"] = "sqlite"
     tracking: Literal["none", "mlflow"] = Field("none", description="mlflow: also log every training run "
                                                 "(params, metrics, run dir) to a local MLflow store under <data dir>/mlflow.")

@@ -1,8 +1,10 @@
-"""Parsing the dates, times and durations users type (CLI options), in one place.
+"""Parsing the dates, times and durations users type (CLI options) and raw data holds (ingest
+columns), in one place.
 
 Only unambiguous ISO 8601 forms are accepted: ``2025-01-31``, ``2025-01-31 08:00[:00[.ffffff]]``,
 ``2025-01-31T08:00:00+08:00`` or ``...Z``; naive values are UTC. ``01/09/2025`` (9 January or
-1 September?), ``2025/01/01`` and ``2025.01.01`` are refused with a message saying what to write.
+1 September?), ``2025/01/01`` and ``2025.01.01`` are refused with a message saying what to write
+(or, for a column, become NaT so that ingest quarantines them as ``invalid_timestamp``).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from feature_repo.timestamps import as_utc
+from feature_repo.timestamps import TS_DTYPE, as_utc
 from pipelines.common.errors import UserError
 
-ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?")
+_DATE_TIME = r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?"
+NAIVE_TIME = re.compile(_DATE_TIME)
+ISO_TIME = re.compile(_DATE_TIME + r"(Z|[+-]\d{2}:?\d{2})?")
 _DAYS = re.compile(r"\s*(\d+)\s*d?\s*")
 
 
@@ -29,6 +33,24 @@ def parse_time(text: str, what: str = "time") -> pd.Timestamp:
         return as_utc(value)
     except ValueError as exc:  # 2025-02-30 and the like
         raise UserError(f"{what}: {text!r} is not a valid date ({exc})") from exc
+
+
+def parse_timestamps(values: pd.Series) -> pd.Series:
+    """A column of ISO 8601 strings (:data:`ISO_TIME`) as µs UTC; NaT where a value is null, not
+    in that form, or not a real date (month 13). Surrounding whitespace is ignored.
+
+    Naive and offset values are parsed in separate calls: ``pd.to_datetime(format="ISO8601",
+    utc=True)`` on a column mixing both applies the first offset it saw to every later naive
+    value (``2025-02-01 08:00:00`` after a ``+08:00`` value became 00:00 UTC).
+    """
+    text = values.astype("string").str.strip()
+    out = pd.Series(pd.NaT, index=values.index, dtype=TS_DTYPE)
+    naive = text.str.fullmatch(NAIVE_TIME.pattern).fillna(False).to_numpy(bool)
+    aware = text.str.fullmatch(ISO_TIME.pattern).fillna(False).to_numpy(bool) & ~naive
+    for mask in (naive, aware):
+        if mask.any():
+            out[mask] = pd.to_datetime(text[mask], utc=True, format="ISO8601", errors="coerce").astype(TS_DTYPE)
+    return out
 
 
 def parse_as_of(text: str | None, what: str = "--as-of") -> datetime | None:

@@ -63,3 +63,4 @@ class Workspace:
 
     def feature_table(self, view: str) -> Path:
         return self.features / f"{view}.parquet"
+

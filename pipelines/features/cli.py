@@ -38,13 +38,17 @@ def apply(config: ConfigOpt = None) -> None:
 
 @features_app.command("materialize")
 def materialize(end: Annotated[datetime | None, typer.Option(help="Materialize up to this time (UTC).")] = None,
+                full: Annotated[bool, typer.Option("--full", help="Clear the online store and load every view "
+                                                   "from the start.")] = False,
                 config: ConfigOpt = None) -> None:
-    """Incrementally load the online store up to END (default: as_of, else now)."""
-    from pipelines.storage import feast_store
+    """Load the online store up to END (default: as_of, else now): incrementally, except the views
+    whose offline table changed since the last run (or all of them with --full, or when the
+    online store is missing or empty), which are rebuilt."""
+    from pipelines.storage import feast_store, online_sync
 
     cfg = get_config(config)
-    end_ts = feast_store.materialize(feast_store.open_store(cfg), cfg, end=_utc(end) if end else None)
-    console.print(f"online store up to date as of {end_ts.isoformat()}")
+    done = feast_store.materialize_views(feast_store.open_store(cfg), cfg, end=_utc(end) if end else None, full=full)
+    console.print(f"online store up to date as of {done.end.isoformat()}; {online_sync.describe(done.rebuilt)}")
 
 
 @features_app.command("historical")
@@ -71,11 +75,15 @@ def online(user: Annotated[list[str], typer.Option("--user", help="User id (repe
     """Print the online feature values of USER."""
     from rich.table import Table
 
-    from pipelines.storage import feast_store
+    from pipelines.storage import feast_store, online_sync
 
     cfg = get_config(config)
+    store = feast_store.open_store(cfg)
+    problem = online_sync.online_store_problem(store)
+    if problem:
+        raise UserError(problem)
     try:
-        frame = feast_store.online_features(feast_store.open_store(cfg), user, service)
+        frame = feast_store.online_features(store, user, service)
     except LookupError as exc:
         raise UserError(str(exc)) from exc
     table = Table("feature", *[str(u) for u in frame["user_id"]])

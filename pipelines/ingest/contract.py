@@ -9,17 +9,24 @@ events before signup) are vectorised pandas in ``pipelines.ingest.validate``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import pandera.pandas as pa
 
 from feature_repo.timestamps import TS_DTYPE
+from pipelines.common.ids import MAX_ID_CHARS
+
+if TYPE_CHECKING:
+    from pipelines.common.config import PowerTierConfig
 
 Kind = Literal["id", "timestamp", "float", "string", "text", "enum"]
 
 STRING_DTYPE = pd.StringDtype()
+DEFAULT_MAX_AMOUNT = 1e8
+# User attributes the segment metrics read (the train stage's SEGMENT_ATTRIBUTES).
+DEFAULT_EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {"users": ("region", "signup_channel")}
 ORDER_STATUSES = ("completed", "returned", "cancelled")
 # Control characters (C0 and C1), plus U+FFFD which stands in for undecodable bytes and NULs.
 # Tab, newline and carriage return are legitimate inside free text, never inside ids or labels.
@@ -37,6 +44,8 @@ REASONS: dict[str, str] = {
     "text_too_long": "review text / search query longer than ingest.max_text_chars",
     "negative_amount": "amount < 0",
     "negative_discount": "discount < 0",
+    "amount_too_large": "amount or discount above ingest.max_amount (a sum of 1e308s is not a spend)",
+    "id_too_long": "id longer than the id limit (pipelines.common.ids.MAX_ID_CHARS, the serving limit too)",
     "unknown_status": "status not in completed/returned/cancelled",
     "rating_out_of_range": "rating outside 1-5",
     "unknown_tier": "tier not one of the configured tier names",
@@ -109,6 +118,16 @@ class IngestRules:
     tiers: tuple[str, ...]
     max_text_chars: int
     as_of: pd.Timestamp | None = None
+    max_amount: float = DEFAULT_MAX_AMOUNT
+    max_id_chars: int = MAX_ID_CHARS
+    # Columns outside the contract kept (PII-redacted) per table; every other extra column is dropped.
+    extra_columns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_EXTRA_COLUMNS))
+
+
+def rules_from_config(cfg: "PowerTierConfig", as_of: pd.Timestamp | None) -> IngestRules:
+    """The rules of one run (batch ingest or a serving event) from the workspace config."""
+    return IngestRules(tuple(cfg.tiers), cfg.ingest.max_text_chars, as_of, max_amount=cfg.ingest.max_amount,
+                       extra_columns={t: tuple(cols) for t, cols in cfg.ingest.extra_columns.items()})
 
 
 def event_ts_column(table: str) -> str:
@@ -135,6 +154,9 @@ def _checks(table: str, f: Field, rules: IngestRules) -> list[pa.Check]:
     """
     if f.kind in ("id", "string", "enum"):
         checks = [_no_binary(_BINARY_IN_LABEL)]
+        if f.kind == "id":
+            limit = rules.max_id_chars
+            checks.append(pa.Check(lambda s: s.str.len() <= limit, name="id_too_long"))
         if f.name == "status":
             checks.append(pa.Check(lambda s: s.isin(ORDER_STATUSES), name="unknown_status"))
         if f.name == "tier":
@@ -145,7 +167,9 @@ def _checks(table: str, f: Field, rules: IngestRules) -> list[pa.Check]:
         return [_no_binary(_BINARY_IN_TEXT),
                 pa.Check(lambda s: s.str.len() <= limit, name="text_too_long")]
     if f.name in ("amount", "discount"):
-        return [pa.Check(lambda s: s >= 0, name=f"negative_{f.name}")]
+        top = rules.max_amount
+        return [pa.Check(lambda s: s >= 0, name=f"negative_{f.name}"),
+                pa.Check(lambda s: s <= top, name="amount_too_large")]
     if f.name == "rating":
         return [pa.Check(lambda s: (s >= 1) & (s <= 5), name="rating_out_of_range")]
     return []

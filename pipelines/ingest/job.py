@@ -59,7 +59,7 @@ def run_ingest(cfg: PowerTierConfig, raw_dir: Path) -> dict[str, Any]:
     """Ingest ``raw_dir`` into ``cfg.data_dir``; returns the manifest that was written."""
     import pandas as pd
 
-    from pipelines.ingest.contract import IngestRules
+    from pipelines.ingest.contract import rules_from_config
     from pipelines.ingest.validate import ingest_tables
     from pipelines.storage.files import write_json, write_parquet
 
@@ -67,7 +67,7 @@ def run_ingest(cfg: PowerTierConfig, raw_dir: Path) -> dict[str, Any]:
     ws = Workspace(cfg.data_dir)
     tables = with_event_log(read_raw_dir(raw_dir), ws.events)
     as_of = pd.Timestamp(cfg.as_of) if cfg.as_of is not None else None
-    rules = IngestRules(tuple(cfg.tiers), cfg.ingest.max_text_chars, as_of)
+    rules = rules_from_config(cfg, as_of)
     results = ingest_tables({t: rt.frame for t, rt in tables.items()}, rules)
     for t in TABLES:
         if t in results:
@@ -118,6 +118,7 @@ def _table_entry(table: str, raw_table: Any, result: Any) -> dict[str, Any]:
     ts = result.accepted[event_ts_column(table)]
     entry.update(rows_in=result.rows_in, accepted=len(result.accepted), quarantined=len(result.quarantine),
                  reasons=result.reasons, pii_redactions=result.redactions,
+                 dropped_columns=list(result.dropped_columns),  # outside the contract, not kept
                  source={"file": raw_table.path.name, "format": raw_table.fmt, "sha256": raw_table.sha256},
                  ts_min=ts.min().isoformat() if len(ts) else None,
                  ts_max=ts.max().isoformat() if len(ts) else None,

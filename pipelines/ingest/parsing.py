@@ -3,7 +3,8 @@
 Every record of the file becomes one row of the returned frame, numbered by ``source_row``
 (1-based, header and blank lines not counted). A CSV record with the wrong number of fields
 keeps its place with all fields null and its text in ``raw_line``, so the validator can
-quarantine it as ``malformed_csv_line`` instead of pandas skipping it.
+quarantine it as ``malformed_csv_line`` instead of pandas skipping it. An unterminated quote
+only costs its own line: the records after it are parsed again from the next line (``_records``).
 
 Why the stdlib ``csv`` reader rather than ``pandas.read_csv``: the C engine silently pads short
 lines with empty strings, turns an extra field on the first line into an index, and truncates
@@ -54,24 +55,71 @@ def parse_csv_bytes(data: bytes) -> pd.DataFrame:
     """Parse CSV bytes; undecodable bytes and NULs become U+FFFD (later flagged as invalid_text)."""
     text = data.decode("utf-8-sig", errors="replace").replace("\x00", "\ufffd")
     csv.field_size_limit(_FIELD_LIMIT)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in next(reader, [])]
+    lines = list(io.StringIO(text, newline=""))  # the physical lines, exactly as csv splits them
+    header = [name.strip() for name in next(csv.reader(lines[:1]), [])]
     if not header:
         raise UserError("empty file: no header line")
     _check_columns(header)
-    records = [record for record in reader if record]  # blank lines are not records
+    records, broken = _records(lines, 1, len(header))
     fits = np.fromiter(map(len, records), dtype=np.int64, count=len(records)) == len(header)
+    fits[list(broken)] = False
     if fits.all():
         frame = pd.DataFrame(records, columns=header, dtype=object).astype(STRING_DTYPE)
         return _with_provenance(frame, range(1, len(records) + 1))
     good = [r for r, ok in zip(records, fits) if ok]
     frame = _with_provenance(pd.DataFrame(good, columns=header, dtype=object).astype(STRING_DTYPE),
                              np.flatnonzero(fits) + 1)
-    bad = pd.DataFrame({"source_row": np.flatnonzero(~fits) + 1,
-                        "raw_line": pd.array([_csv_line(r) for r, ok in zip(records, fits) if not ok],
-                                             dtype=STRING_DTYPE)})
+    bad_lines = [broken.get(i) or _csv_line(records[i]) for i in np.flatnonzero(~fits)]
+    bad = pd.DataFrame({"source_row": np.flatnonzero(~fits) + 1, "raw_line": pd.array(bad_lines, dtype=STRING_DTYPE)})
     frame = pd.concat([frame, bad], ignore_index=True).sort_values("source_row", kind="stable")
     return frame.reset_index(drop=True)
+
+
+def _records(lines: list[str], start: int, width: int) -> tuple[list[list[str]], dict[int, str]]:
+    """The non-blank records of ``lines[start:]`` and, by record index, the physical lines found broken.
+
+    A record spanning several lines is an unterminated quote that swallowed the lines after it
+    (up to the next quote or the end of the file) when the strict reader fails on it (a quote
+    that does not end a field, or end of data inside quotes), when it has the wrong number of
+    fields, or when a line it swallowed whole is a complete record on its own. Its first line
+    alone is then the broken record, and parsing restarts on the line after it, so the valid
+    records that followed are recovered instead of vanishing into one ``malformed_csv_line``.
+    (A legitimate multi-line text with a line of exactly ``width`` fields is split too; its lines
+    then land in quarantine, nothing is lost.) Sloppy quoting within one line (``"b" ,c``) is
+    read leniently, as before.
+    """
+    records: list[list[str]] = []
+    broken: dict[int, str] = {}
+    while start < len(lines):
+        reader = csv.reader((lines[i] for i in range(start, len(lines))), strict=True)
+        while True:
+            first = start + reader.line_num
+            try:
+                fields, error = next(reader), False
+            except StopIteration:
+                return records, broken
+            except csv.Error:
+                fields, error = [], True
+            span = start + reader.line_num - first
+            if span > 1 and (error or _swallowed(lines[first:first + span], fields, width)):
+                broken[len(records)] = lines[first].rstrip("\r\n")
+                records.append([])
+            elif error:  # sloppy quoting within one line ('"b" ,c'): read leniently, as always
+                records.append(next(csv.reader(lines[first:first + 1])))
+            else:
+                if fields:  # blank lines are not records
+                    records.append(fields)
+                continue
+            start = first + 1  # a fresh reader from the line after the broken one
+            break
+    return records, broken
+
+
+def _swallowed(span: list[str], fields: list[str], width: int) -> bool:
+    """Whether a multi-line record (``span`` its physical lines) is an unterminated quote."""
+    if len(fields) != width:
+        return True
+    return any(len(next(csv.reader([line]), [])) == width for line in span[1:-1])
 
 
 def parse_parquet_bytes(data: bytes) -> pd.DataFrame:

@@ -19,7 +19,9 @@ import pandas as pd
 import pandera.pandas as pa
 
 from embeddings.cleaning import PII_PLACEHOLDERS, redact_series
-from pipelines.ingest.contract import (CONTRACT, KEYS, REASONS, STRING_DTYPE, TEXT_COLUMNS, TS_DTYPE, Field,
+from pipelines.common.ids import normalise_ids
+from pipelines.common.times import parse_timestamps
+from pipelines.ingest.contract import (CONTRACT, KEYS, REASONS, STRING_DTYPE, TS_DTYPE, Field,
                                 IngestRules, build_schema, contract_columns, event_ts_column)
 
 PROVENANCE = ("source_row", "raw_line")
@@ -36,6 +38,7 @@ class TableResult:
     rows_in: int
     reasons: dict[str, int]
     redactions: dict[str, int]
+    dropped_columns: tuple[str, ...] = ()
 
 
 def redact_unique(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
@@ -56,13 +59,26 @@ def redact_unique(texts: pd.Series) -> tuple[pd.Series, dict[str, int]]:
 
 
 def redact_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Redact PII in the free-text column and in broken CSV lines, before anything is stored."""
+    """Redact PII in every free-form column before anything is stored: the text column, the
+    string columns (``category``), the kept extra columns and broken CSV lines. Ids, timestamps,
+    numbers and enums are checked by the contract instead (a bad value is quarantined, and
+    quarantine rows are redacted in full by ``_quarantine_frame``)."""
     out, totals = raw.copy(deep=False), Counter({kind: 0 for kind in PII_PLACEHOLDERS})
-    for column in (TEXT_COLUMNS.get(table), "raw_line"):
-        if column is not None and column in out.columns and out[column].notna().any():
-            out[column], counts = redact_unique(out[column])
+    kinds = {f.name: f.kind for f in CONTRACT[table]}
+    columns = [c for c in out.columns if kinds.get(c, "extra") in ("text", "string", "extra") and c != "source_row"]
+    for column in columns:
+        if out[column].notna().any():
+            out[column], counts = redact_unique(out[column].astype(STRING_DTYPE))
             totals.update(counts)
     return out, dict(totals)
+
+
+def keep_contract_columns(raw: pd.DataFrame, table: str, rules: IngestRules) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Drop the columns outside the contract that ``rules.extra_columns`` does not keep (they
+    may hold anything: an ``email`` or ``phone`` column of users), and name them."""
+    keep = set(contract_columns(table)) | set(rules.extra_columns.get(table, ())) | set(PROVENANCE)
+    dropped = tuple(c for c in raw.columns if c not in keep)
+    return (raw.drop(columns=list(dropped)) if dropped else raw), dropped
 
 
 def _as_strings(values: pd.Series) -> pd.Series:
@@ -81,11 +97,13 @@ def _coerce_column(values: pd.Series, field: Field) -> tuple[pd.Series, pd.Serie
         return num, pd.Series(np.isinf(num.to_numpy()), index=values.index)
     text = _as_strings(values)
     if field.kind == "timestamp":
-        parsed = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce").astype(TS_DTYPE)
+        parsed = parse_timestamps(text)
         return parsed, text.notna().to_numpy(bool) & parsed.isna()
     if field.kind == "float":
         parsed = pd.to_numeric(text, errors="coerce").astype("float64")
         return parsed, text.notna().to_numpy(bool) & ~np.isfinite(parsed)
+    if field.kind == "id":  # one normal form for ids, the same as serving's
+        return normalise_ids(text), pd.Series(False, index=values.index)
     return text, pd.Series(False, index=values.index)
 
 
@@ -95,7 +113,7 @@ def _issues(mask: pd.Series | np.ndarray, column: str, reason: str) -> pd.DataFr
 
 
 def coerce_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Typed contract columns (absent optional ones all-null; extra users columns kept as read)."""
+    """Typed contract columns (absent optional ones all-null; kept extra columns as read)."""
     typed, issues = {}, []
     for field in CONTRACT[table]:
         values = raw[field.name] if field.name in raw.columns else pd.Series(pd.NA, index=raw.index)
@@ -105,7 +123,7 @@ def coerce_table(raw: pd.DataFrame, table: str) -> tuple[pd.DataFrame, list[pd.D
             issues.append(_issues(bad, field.name, reason))
     if table == "orders":
         typed["discount"] = typed["discount"].fillna(0.0)
-    extras = [c for c in raw.columns if c not in typed and c not in PROVENANCE] if table == "users" else []
+    extras = [c for c in raw.columns if c not in typed and c not in PROVENANCE]
     return pd.DataFrame(typed | {c: raw[c] for c in extras}, index=raw.index), issues
 
 
@@ -160,16 +178,34 @@ def _summarise(issues: pd.DataFrame) -> pd.DataFrame:
     return failed.rename(columns={"label": "detail"})
 
 
-def _quarantine_frame(raw: pd.DataFrame, failed: pd.DataFrame) -> pd.DataFrame:
-    """The rejected records as read (every field a string) plus reason, detail and provenance."""
+def _quarantine_frame(raw: pd.DataFrame, failed: pd.DataFrame, table: str) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rejected records as read (every field a string, PII-redacted: a bad timestamp or status
+    may hold an address too) plus reason, detail and provenance; and the redaction counts."""
+    kinds = {f.name: f.kind for f in CONTRACT[table]}
+    ids = {name for name, kind in kinds.items() if kind == "id"}  # kept as read, to find the record
     data = [c for c in raw.columns if c not in PROVENANCE]
     rows = raw.iloc[failed.index.to_numpy(dtype="int64")]
     out = rows[data].astype(STRING_DTYPE).reset_index(drop=True)
+    totals: Counter = Counter()
+    for column in [c for c in data if c not in ids and out[c].notna().any()]:
+        free = _unparsed(out[column], kinds.get(column))
+        out.loc[free, column], counts = redact_unique(out.loc[free, column])
+        totals.update(counts)
     out.insert(0, "detail", pd.array(failed["detail"], dtype=STRING_DTYPE))
     out.insert(0, "reason", pd.array(failed["reason"], dtype=STRING_DTYPE))
     out.insert(0, "source_row", rows["source_row"].to_numpy(dtype="int64"))
     out["raw_line"] = pd.array(rows["raw_line"], dtype=STRING_DTYPE)
-    return out
+    return out, dict(totals)
+
+
+def _unparsed(values: pd.Series, kind: str | None) -> np.ndarray:
+    """The values to redact in a quarantine column: all of them, except the valid timestamps and
+    numbers (a date with an hour reads like a phone number, and a valid one holds no PII)."""
+    if kind == "timestamp":
+        return parse_timestamps(values).isna().to_numpy(bool)
+    if kind == "float":
+        return pd.to_numeric(values, errors="coerce").isna().to_numpy(bool)
+    return np.ones(len(values), dtype=bool)
 
 
 def validate_table(raw: pd.DataFrame, table: str, rules: IngestRules,
@@ -183,6 +219,7 @@ def validate_table(raw: pd.DataFrame, table: str, rules: IngestRules,
         raw["source_row"] = np.arange(1, len(raw) + 1)
     if "raw_line" not in raw.columns:
         raw["raw_line"] = pd.Series(pd.NA, index=raw.index, dtype=STRING_DTYPE)
+    raw, dropped = keep_contract_columns(raw, table, rules)
     raw, redactions = redact_table(raw, table)
     typed, issues = coerce_table(raw, table)
     malformed = raw["raw_line"].notna().to_numpy(bool)
@@ -195,10 +232,12 @@ def validate_table(raw: pd.DataFrame, table: str, rules: IngestRules,
     failed = _summarise(issues.astype({"row": "int64"}))
     accepted = typed.loc[~typed.index.isin(failed.index)].reset_index(drop=True)
     extras = [c for c in accepted.columns if c not in contract_columns(table)]
-    return TableResult(accepted=accepted[contract_columns(table) + extras],
-                       quarantine=_quarantine_frame(raw, failed), rows_in=len(raw),
+    quarantine, more = _quarantine_frame(raw, failed, table)
+    redactions = {k: redactions.get(k, 0) + more.get(k, 0) for k in PII_PLACEHOLDERS}
+    return TableResult(accepted=accepted[contract_columns(table) + extras], quarantine=quarantine,
+                       rows_in=len(raw),
                        reasons={k: int(v) for k, v in failed["reason"].value_counts().sort_index().items()},
-                       redactions=redactions)
+                       redactions=redactions, dropped_columns=dropped)
 
 
 def ingest_tables(raw: dict[str, pd.DataFrame], rules: IngestRules) -> dict[str, TableResult]:

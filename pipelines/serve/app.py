@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from pipelines.common.config import PowerTierConfig
+from pipelines.common.errors import UserError
 from pipelines.serve.events import (
     EventRejected,
     OrderEvent,
@@ -115,6 +116,18 @@ def _install_handlers(app: FastAPI, metrics: ServeMetrics) -> None:
         return _error(500, "internal error (logged on the server)")
 
 
+def api_key_from_env() -> str | None:
+    """The API key, from the environment only. Unset: no auth (the server binds loopback by
+    default). Set but empty or blank: refuse to start. An empty value is almost always a secret
+    that failed to expand (``POWERTIER_API_KEY=$UNSET_VAR``); serving without auth then, with
+    only a log line to say so, would open the API exactly when the operator asked for a key."""
+    value = os.environ.get(API_KEY_ENV)
+    if value is not None and not value.strip():
+        raise UserError(f"{API_KEY_ENV} is set but empty; set a non-empty key, or unset it to serve "
+                        "without authentication")
+    return value
+
+
 def _auth_dependency(api_key: str | None) -> Callable[..., Any]:
     async def check(given: str | None = Security(API_KEY)) -> None:  # async: no thread-pool hop
         if api_key is None:
@@ -145,7 +158,7 @@ def create_app(cfg: PowerTierConfig, run_dir: Path,
                          static_url=ASSETS_PATH, favicon_url=f"{ASSETS_PATH}/favicon.png", lifespan=lifespan)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     _install_handlers(app, metrics)
-    auth = Depends(_auth_dependency(os.environ.get(API_KEY_ENV) or None))
+    auth = Depends(_auth_dependency(api_key_from_env()))
     _add_probe_routes(app, metrics)
     _add_v1_routes(app, metrics, auth, cfg)
     return app

@@ -42,6 +42,9 @@ def serve(
         raise UserError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     _metrics_dir()  # before Feast is imported: it points prometheus_client at a directory of its own
     cfg = get_config(config, serve__host=host, serve__port=port, serve__workers=workers)
+    from pipelines.serve.app import api_key_from_env
+
+    api_key_from_env()  # an empty key refuses here, before any worker starts
     run_dir = _check_workspace(cfg, run)
     _check_port(cfg.serve.host, cfg.serve.port)
     os.environ[SETTINGS_ENV] = cfg.model_dump_json()
@@ -58,12 +61,13 @@ def serve(
 def _check_workspace(cfg, run: Path | None) -> Path:
     """The run dir to serve; a clear error when the workspace cannot be served yet."""
     from pipelines.common.workspace import Workspace
-    from pipelines.storage.artifact import resolve_run_dir
+    from pipelines.storage.artifact import load_model, resolve_run_dir
 
     ws = Workspace(cfg.data_dir)
     run_dir = resolve_run_dir(ws.runs, run)
     if not (ws.feast / "registry.db").exists():
         raise UserError(f"no Feast registry in {ws.feast}; run `powertier features apply` and `materialize` first")
+    load_model(run_dir)  # a corrupt model file: one line naming it, before any worker starts
     return run_dir
 
 

@@ -26,8 +26,9 @@ from pydantic import BaseModel
 from feature_repo.timestamps import epoch_s, ts_column
 from pipelines.common.config import PowerTierConfig
 from pipelines.embed.plan import SOURCES
+from pipelines.common.ids import IdStr
 from pipelines.common.workspace import TABLES, Workspace
-from pipelines.ingest.contract import KEYS, IngestRules, contract_columns
+from pipelines.ingest.contract import KEYS, contract_columns, rules_from_config
 from pipelines.serve.job import EVENT_TABLES, append_event, read_event_log
 from pipelines.serve.predict import StoreUnavailable, store_errors
 from pipelines.serve.updates import (
@@ -48,9 +49,9 @@ logger = logging.getLogger("powertier.serve")
 
 
 class OrderEvent(BaseModel):
-    user_id: str
+    user_id: IdStr
     ts: str
-    order_id: str | None = None
+    order_id: IdStr | None = None
     amount: float
     status: str
     category: str | None = None
@@ -58,18 +59,18 @@ class OrderEvent(BaseModel):
 
 
 class ReviewEvent(BaseModel):
-    user_id: str
+    user_id: IdStr
     ts: str
-    review_id: str | None = None
+    review_id: IdStr | None = None
     text: str
     rating: float | None = None
     category: str | None = None
 
 
 class SearchEvent(BaseModel):
-    user_id: str
+    user_id: IdStr
     ts: str
-    search_id: str | None = None
+    search_id: IdStr | None = None
     query: str
 
 
@@ -139,7 +140,7 @@ def validate_event(ctx: EventContext, table: str, record: dict[str, Any]) -> pd.
     raw = pd.DataFrame([record], dtype=object)
     raw["source_row"], raw["raw_line"] = 1, pd.array([pd.NA], dtype="string")
     now = pd.Timestamp.now(tz="UTC")
-    rules = IngestRules(tuple(ctx.cfg.tiers), ctx.cfg.ingest.max_text_chars, now + FUTURE_TOLERANCE)
+    rules = rules_from_config(ctx.cfg, now + FUTURE_TOLERANCE)
     result = validate_table(raw, table, rules, user[["user_id", "signup_ts"]])
     if len(result.quarantine):
         bad = result.quarantine.iloc[0]

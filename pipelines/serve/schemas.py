@@ -12,7 +12,10 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-UserId = Annotated[str, Field(min_length=1, max_length=256, examples=["u000042"])]
+from pipelines.common.ids import IdStr
+
+# The ingest limit and normal form (pipelines.common.ids): NFKC, invisible characters removed.
+UserId = Annotated[IdStr, Field(examples=["u000042"])]
 
 
 class _Strict(BaseModel):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipelines.common.config import PowerTierConfig
+from pipelines.storage.online_sync import online_store_problem
 from pipelines.serve.events import EventContext
 from pipelines.serve.predict import Predictor, StoreUnavailable, store_errors
 
@@ -140,6 +141,7 @@ def store_reachable(state: ServeState) -> tuple[bool, str]:
                 return False, f"SQLite online store {path} does not exist"
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=STORE_TIMEOUT_S)) as c:
                 c.execute("select 1").fetchone()
-        return True, "ok"
+        problem = online_store_problem(state.store)  # a 0-byte online.db or a flushed Redis answers too
+        return (False, problem) if problem else (True, "ok")
     except store_errors() as exc:
         return False, f"{type(exc).__name__}: {exc}"

@@ -20,6 +20,8 @@ leaves a half-written run dir behind.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
+from pipelines.common.errors import UserError
 from pipelines.storage.files import atomic_dir, read_json, read_parquet, write_json, write_parquet, write_text
 from ranking.model import TwoStageModel
 
@@ -46,19 +49,66 @@ def save_model_files(directory: Path, model: TwoStageModel) -> None:
         np.save(directory / "arrays" / f"{name.replace('/', _SEP)}.npy", np.asarray(array), allow_pickle=False)
     meta["boosters"] = sorted(boosters)
     meta["arrays"] = sorted(arrays)
+    # Checked on load before LightGBM parses a file: a truncated booster aborts the whole process.
+    meta["sha256"] = {str(p.relative_to(directory)): _sha256(p)
+                      for p in sorted([*(directory / "boosters").glob("*.txt"), *(directory / "arrays").glob("*.npy")])}
     write_json(meta, directory / "model.json")
 
 
 def load_model(run_dir: Path) -> TwoStageModel:
-    """Rebuild the full predictor from the files of a run dir alone."""
+    """Rebuild the full predictor from the files of a run dir alone.
+
+    A missing, truncated or corrupt file is a UserError naming that file (one line), raised
+    before any other work: callers load the model first.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").exists():
         raise FileNotFoundError(f"not a PowerTier run dir (no model.json): {run_dir}")
-    meta = read_json(run_dir / "model.json")
-    boosters = {name: lgb.Booster(model_file=str(run_dir / "boosters" / f"{name}.txt")) for name in meta["boosters"]}
-    arrays = {name: np.load(run_dir / "arrays" / f"{name.replace('/', _SEP)}.npy", allow_pickle=False)
-              for name in meta["arrays"]}
-    return TwoStageModel.from_state(meta, arrays, boosters)
+    meta = _read_model_file(run_dir / "model.json", read_json)
+    if not isinstance(meta, dict) or not {"boosters", "arrays"} <= set(meta):
+        raise UserError(f"{run_dir / 'model.json'}: corrupt model file (no boosters/arrays lists); retrain")
+    _check_files(run_dir, meta)
+    boosters = {name: _read_model_file(run_dir / "boosters" / f"{name}.txt",
+                                       lambda p: lgb.Booster(model_file=str(p))) for name in meta["boosters"]}
+    arrays = {name: _read_model_file(run_dir / "arrays" / f"{name.replace('/', _SEP)}.npy",
+                                     lambda p: np.load(p, allow_pickle=False)) for name in meta["arrays"]}
+    try:
+        return TwoStageModel.from_state(meta, arrays, boosters)
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise UserError(f"{run_dir / 'model.json'}: corrupt model file ({type(exc).__name__}: {exc}); "
+                        "retrain") from exc
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_files(run_dir: Path, meta: dict[str, Any]) -> None:
+    """Every model file is whole: its SHA-256 as saved, or (runs saved before checksums) a
+    booster that starts and ends like LightGBM's text format. LightGBM aborts the process (no
+    exception) on some truncated files, so nothing reaches it unchecked."""
+    sums = meta.get("sha256") or {}
+    files = [f"boosters/{name}.txt" for name in meta["boosters"]]
+    files += [f"arrays/{name.replace('/', _SEP)}.npy" for name in meta["arrays"]] if sums else []
+    for rel in files:
+        path = run_dir / rel
+        if rel in sums:
+            whole = _read_model_file(path, _sha256) == sums[rel]
+        else:
+            text = _read_model_file(path, lambda p: p.read_text(errors="replace"))
+            whole = text.startswith("tree\n") and "\nend of trees\n" in text and "\nend of parameters\n" in text
+        if not whole:
+            raise UserError(f"{path}: corrupt model file (truncated or changed since training); "
+                            "retrain or serve another run")
+
+
+def _read_model_file(path: Path, read: Callable[[Path], Any]) -> Any:
+    """``read(path)``, with any failure to read or parse it as a UserError naming ``path``."""
+    try:
+        return read(path)
+    except (OSError, ValueError, EOFError, lgb.basic.LightGBMError) as exc:  # JSON/npy errors are ValueErrors
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path}: corrupt or unreadable model file ({reason}); retrain or serve another run") from exc
 
 
 def save_run(run_dir: Path, model: TwoStageModel, metrics: dict, predictions: pd.DataFrame, report_html: str,

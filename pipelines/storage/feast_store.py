@@ -7,6 +7,7 @@ is configured in exactly one place.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,21 +146,49 @@ def apply(store: "FeatureStore", cfg: PowerTierConfig) -> list[str]:
     return list(defs.views)
 
 
-def materialize(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
-                views: list[str] | None = None) -> datetime:
-    """Incrementally load offline rows up to ``end`` (default: as_of, else now) into the online store.
+@dataclass(frozen=True)
+class Materialized:
+    """What one materialization did: loaded up to ``end``; ``rebuilt`` views (with the reason)
+    were cleared online and loaded from the start, the others incrementally."""
 
-    Each view resumes where its last materialization ended (Feast's own ``materialize_incremental``
-    starts a TTL-less view one year before *now*, which skips historical simulated data).
+    end: datetime
+    rebuilt: dict[str, str]
+
+
+def materialize(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
+                views: list[str] | None = None, full: bool = False) -> datetime:
+    """:func:`materialize_views`, returning the end time only."""
+    return materialize_views(store, cfg, end, views, full).end
+
+
+def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
+                      views: list[str] | None = None, full: bool = False) -> Materialized:
+    """Load offline rows up to ``end`` (default: as_of, else now) into the online store.
+
+    A view resumes where its last materialization ended (Feast's own ``materialize_incremental``
+    starts a TTL-less view one year before *now*, which skips historical simulated data), unless
+    its offline table changed since, the online store is missing, empty or another one, or
+    ``full``: then it is cleared online and loaded from the start (``online_sync``).
     """
+    from pipelines.storage import online_sync
+
     end = end or cfg.as_of or datetime.now(timezone.utc)
-    for name in views or [v.name for v in store.list_feature_views()]:
-        view = store.get_feature_view(name)
-        done = [i[1] for i in view.materialization_intervals]
-        start = max(done) if done else EPOCH
+    ws = Workspace(cfg.data_dir)
+    every = [v.name for v in store.list_feature_views()]
+    rebuild, token = online_sync.plan(store, ws, views or every, every, full)
+    for name in rebuild:  # forget first: a crash from here on makes the next run rebuild them
+        online_sync.record(ws, token, name, None)
+    online_sync.set_online_token(store, token)
+    for name in sorted(set(views or every) | set(rebuild), key=every.index):
+        fingerprint = online_sync.table_fingerprint(ws.feature_table(name))
+        done = [i[1] for i in store.get_feature_view(name).materialization_intervals]
+        start = max(done) if done and name not in rebuild else EPOCH
+        if name in rebuild:
+            online_sync.clear_online_view(store, name)
         if start < end:
             store.materialize(start_date=start, end_date=end, feature_views=[name])
-    return end
+        online_sync.record(ws, token, name, fingerprint)
+    return Materialized(end, rebuild)
 
 
 def _service(store: "FeatureStore", service: str):

@@ -15,13 +15,16 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pandas as pd
 
 from feature_repo.timestamps import to_utc_us
+from pipelines.common.errors import UserError
 
 
 def _umask() -> int:
@@ -107,12 +110,59 @@ def write_text(text: str, path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def file_lock(directory: Path) -> Iterator[None]:
-    """Exclusive lock on ``directory/.lock`` across processes (released when the block ends)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def file_lock(directory: Path, timeout_s: float | None = None, holder: str = "",
+              on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Exclusive lock on ``directory/.lock`` across processes (released when the block ends, and
+    by the kernel when the process dies, so a killed command leaves no stale lock).
+
+    Re-entrant within a thread (a command may run another one). Without ``timeout_s`` it waits
+    as long as it takes; with one it polls, tells ``on_wait`` once who holds the lock (the
+    ``holder`` text the owner wrote into the file), and raises a UserError naming the holder
+    when ``timeout_s`` has passed.
+    """
+    path = directory / ".lock"
+    held = _held_locks.__dict__.setdefault("depth", {})
+    if held.get(path):
+        held[path] += 1
         try:
             yield
         finally:
+            held[path] -= 1
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:  # "a+": opening must not erase the holder's note
+        _acquire(handle, path, timeout_s, on_wait)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} ({holder or 'powertier'})\n")
+        handle.flush()
+        held[path] = 1
+        try:
+            yield
+        finally:
+            held[path] = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+_held_locks = threading.local()
+
+
+def _acquire(handle: IO[str], path: Path, timeout_s: float | None, on_wait: Callable[[str], None] | None) -> None:
+    """``flock`` ``handle``: blocking without a timeout, else polling until ``timeout_s``."""
+    if timeout_s is None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return
+    deadline, told = time.monotonic() + timeout_s, False
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            owner = path.read_text().strip() or "another process"
+            if time.monotonic() >= deadline:
+                raise UserError(f"{path.parent} is busy: {owner} holds {path} (waited {timeout_s:g} s; "
+                                "raise lock_timeout_s to wait longer)") from None
+            if on_wait is not None and not told:
+                on_wait(f"waiting for the workspace lock: {owner} is writing to {path.parent}")
+                told = True
+            time.sleep(0.2)

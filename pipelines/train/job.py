@@ -30,6 +30,8 @@ from pipelines.features.labels import build_labels
 if TYPE_CHECKING:
     from feast import FeatureStore
 
+    from ranking.model import TwoStageModel
+
 ACTIVE_DAYS = 365
 
 SERVICE = MODEL_SERVICES["purchasing_power"]
@@ -76,10 +78,12 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
     """labels -> historical retrieval through the feature service -> fit/evaluate/report -> run dir."""
     ws = Workspace(cfg.data_dir)
     store = feast_store.open_store(cfg)
+    tables = load_curated(ws)
     if cutoffs or start or end:
         cuts = parse_cutoffs(cutoffs, start, end, every_days)
     else:
-        cuts = default_cutoffs(cfg, data_as_of(cfg, load_curated(ws)))
+        cuts = default_cutoffs(cfg, data_as_of(cfg, tables))
+    check_cutoffs(cfg, cuts, tables["users"])  # before any retrieval: seconds, not minutes
     log(f"training cutoffs: {', '.join(c.date().isoformat() for c in cuts)} (horizon {cfg.horizon_days}d)")
     try:
         frame, features = training_frame(cfg, store, cuts, cfg.horizon_days)
@@ -87,6 +91,9 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         raise UserError(str(exc)) from exc
     if frame.empty:
         raise UserError("no training examples: no user had signed up by the first cutoff")
+    if cfg.train.split == "time" and frame["event_timestamp"].nunique() < 2:
+        raise UserError("the time split needs training rows at two or more cutoffs, and only one has any; "
+                        "use more cutoffs or --split user")
     features, empty_views = drop_empty_views(frame, features)
     for view in empty_views:
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
@@ -127,10 +134,7 @@ def resolve_run(cfg: PowerTierConfig, run: Path | None) -> Path:
     return resolve_run_dir(Workspace(cfg.data_dir).runs, run)
 
 
-def _predict(cfg: PowerTierConfig, run_dir: Path, frame: pd.DataFrame) -> pd.DataFrame:
-    from pipelines.storage.artifact import load_model
-
-    model = load_model(run_dir)
+def _predict(model: "TwoStageModel", frame: pd.DataFrame) -> pd.DataFrame:
     out = model.predict(frame)
     for col in ("reasons", "tier_reasons"):
         if col in out:
@@ -140,13 +144,16 @@ def _predict(cfg: PowerTierConfig, run_dir: Path, frame: pd.DataFrame) -> pd.Dat
 
 def batch_predict(cfg: PowerTierConfig, run: Path | None, entities: pd.DataFrame) -> pd.DataFrame:
     """Predictions for entity rows, features retrieved point-in-time through the run's service."""
+    from pipelines.storage.artifact import load_model
+
     run_dir = resolve_run(cfg, run)
+    model = load_model(run_dir)  # first: a corrupt model file fails before any retrieval
     service = read_json(run_dir / "features.json")["feature_service"]
     try:
         frame = feast_store.historical_features(feast_store.open_store(cfg), entities, service)
     except (ValueError, LookupError) as exc:
         raise UserError(str(exc)) from exc
-    return _predict(cfg, run_dir, frame)
+    return _predict(model, frame)
 
 
 def active_users(tables: dict, as_of: pd.Timestamp) -> list[str]:
@@ -162,13 +169,16 @@ def active_users(tables: dict, as_of: pd.Timestamp) -> list[str]:
 
 def score_users(cfg: PowerTierConfig, run: Path | None, as_of: datetime | None) -> tuple[int, pd.Timestamp, str]:
     """Score active users at ``as_of`` and publish them to ``user_predictions`` (offline + online)."""
+    from pipelines.storage.artifact import load_model
+
     run_dir = resolve_run(cfg, run)
+    model = load_model(run_dir)  # first: a corrupt model file fails before any retrieval
     ws = Workspace(cfg.data_dir)
     tables = load_curated(ws)
     when = as_utc(as_of) if as_of else data_as_of(cfg, tables)
     store = feast_store.open_store(cfg)
     frame = scoring_frame(cfg, store, active_users(tables, when), when)
-    preds = _predict(cfg, run_dir, frame)
+    preds = _predict(model, frame)
     table = prediction_rows(preds, cfg.tiers, run_dir.name, when)
     path = ws.feature_table("user_predictions")
     if path.exists():  # keep earlier scoring times, replace this one
@@ -212,6 +222,21 @@ def drop_empty_views(frame: pd.DataFrame, features: list[str]) -> tuple[list[str
     empty = [f[: -len("_embedding")] for f in features if f.endswith("_embedding") and frame[f].isna().all()]
     gone = {f"{v}_embedding" for v in empty} | {f"{v}_count" for v in empty}
     return [f for f in features if f not in gone], empty
+
+
+def check_cutoffs(cfg: PowerTierConfig, cuts: list[pd.Timestamp], users: pd.DataFrame) -> None:
+    """The time split needs two cutoffs with signed-up users; say why not in one line (a short
+    history: 120 days of data leave one cutoff a horizon before the end)."""
+    if cfg.train.split != "time":
+        return
+    first = users["signup_ts"].min() if len(users) else None
+    usable = [c for c in cuts if first is not None and c >= first]
+    if len(usable) < 2:
+        span = "" if first is None else f" (first signup {first.date()}, last cutoff {max(cuts).date()})"
+        raise UserError(f"the time split needs at least two training cutoffs with signed-up users, and "
+                        f"{len(usable)} of the {len(cuts)} cutoffs have any{span}: the data are too short for "
+                        f"a {cfg.horizon_days}-day horizon; use more days of data, a shorter horizon_days, "
+                        "or --split user")
 
 
 def default_cutoffs(cfg: PowerTierConfig, as_of: pd.Timestamp) -> list[pd.Timestamp]:

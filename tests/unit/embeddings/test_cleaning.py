@@ -5,9 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from embeddings.cleaning import clean_text, redact_pii, redact_series, strip_markup, text_length
+from embeddings.cleaning import clean_text, normalise_text, redact_pii, redact_series, text_length
 from embeddings.prepare import merge_stats, prepare_texts
 from embeddings.spam import content_flag
+from embeddings.cleaning import PII_PLACEHOLDERS
+
+NO_PII = dict.fromkeys(PII_PLACEHOLDERS, 0)
 
 RULES = {"min_chars": 3, "spam_min_users": 3, "spam_min_chars": 20}
 
@@ -47,7 +50,7 @@ def test_prices_years_dates_and_short_numbers_are_kept(text) -> None:
 def test_redact_series_keeps_nulls_and_counts_by_type() -> None:
     s = pd.Series(["a@b.com and c@d.org", None, "call 13812345678"], index=[5, 6, 7])
     out, counts = redact_series(s)
-    assert counts == {"email": 2, "card": 0, "phone": 1}
+    assert counts == {**NO_PII, **{"email": 2, "card": 0, "phone": 1}}
     assert out[5] == "<EMAIL> and <EMAIL>" and out[6] is None and list(out.index) == [5, 6, 7]
 
 
@@ -60,7 +63,7 @@ def test_markup_urls_runs_and_whitespace_are_cleaned() -> None:
 
 
 def test_placeholders_survive_markup_stripping_and_numbers_keep_their_digits() -> None:
-    assert strip_markup("<EMAIL> <b>x</b> <PHONE>") == "<EMAIL>  x  <PHONE>"
+    assert normalise_text("<EMAIL> <b>x</b> <PHONE>") == "<EMAIL>  x  <PHONE>"
     assert clean_text("1000000 units, zzzz")[0] == "1000000 units, zz"
 
 
@@ -103,7 +106,7 @@ def test_prepare_gives_every_row_one_reason_and_counts_add_up() -> None:
     assert out.loc[out["user_id"] == "f", "text"].item() == "Nice shoes"
     assert stats["texts_in"] == 11 and stats["kept"] == 3
     assert stats["kept"] + sum(stats["dropped"].values()) + sum(stats["flagged"].values()) == 11
-    assert stats["pii_redactions"] == {"email": 1, "card": 0, "phone": 0}
+    assert stats["pii_redactions"] == {**NO_PII, **{"email": 1, "card": 0, "phone": 0}}
 
 
 def test_duplicates_need_enough_users_and_length() -> None:
@@ -117,7 +120,7 @@ def test_duplicates_need_enough_users_and_length() -> None:
 def test_placeholders_already_redacted_on_ingest_are_counted_not_redacted_again() -> None:
     out, stats = prepare_texts(_frame([("a", "call me <PHONE> or <EMAIL>")]), "text", **RULES)
     assert out["text"].item() == "call me <PHONE> or <EMAIL>"
-    assert stats["pii_redactions"] == {"email": 1, "card": 0, "phone": 1}
+    assert stats["pii_redactions"] == {**NO_PII, **{"email": 1, "card": 0, "phone": 1}}
 
 
 def test_empty_table_and_merge_stats() -> None:
@@ -125,3 +128,39 @@ def test_empty_table_and_merge_stats() -> None:
     assert len(out) == 0 and stats["texts_in"] == 0 and stats["kept"] == 0
     total = merge_stats([stats, {**stats, "texts_in": 4, "dropped": {"empty": 1, "too_short": 2}}])
     assert total["texts_in"] == 4 and total["dropped"] == {"empty": 1, "too_short": 2}
+
+
+@pytest.mark.parametrize("text, kind, secret", [
+    ("IBAN DE89370400440532013000 please", "iban", "DE89370400440532013000"),
+    ("IBAN DE89 3704 0044 0532 0130 00 thanks", "iban", "DE89 3704 0044 0532 0130 00"),
+    ("身份证11010519491231002X谢谢", "national_id", "11010519491231002X"),
+    ("id 110105194912310021 ok", "national_id", "110105194912310021"),
+    ("mail bob at gmail dot com now", "email", "gmail"),
+    ("mail bob [at] gmail (dot) com now", "email", "gmail"),
+    ("mail bob&#64;gmail.com now", "email", "gmail"),
+    ("mail bob&amp;#64;gmail.com now", "email", "gmail"),
+    ("mail bob%40gmail.com now", "email", "gmail"),
+    ("mail bob<span>@</span>gmail.com now", "email", "gmail"),
+    ("mail bob&lt;span&gt;@&lt;/span&gt;gmail.com now", "email", "gmail"),
+    ("I live at 221B Baker Street, London", "address", "Baker"),
+    ("ship to 12 oak street please", "address", "oak"),
+    ("Lieferung an Hauptstraße 5 bitte", "address", "Hauptstraße"),
+    ("寄到建国路88号谢谢", "address", "建国路"),
+    ("from 2001:0db8:85a3:0000:0000:8a2e:0370:7334 ok", "ip", "8a2e"),
+    ("from 2001:db8::ff00:42:8329 ok", "ip", "8329"),
+    ("from fe80::1%eth0 ok", "ip", "fe80"),
+    ("from 192.168.1.10 ok", "ip", "192.168"),
+])
+def test_issue14_pii_kinds_are_redacted_after_normalisation(text, kind, secret) -> None:
+    """Issue 14 item 8: normalise (entities, percent-escapes, tags, NFKC) first, then redact."""
+    out, counts = redact_pii(text)
+    assert secret not in out and PII_PLACEHOLDERS[kind] in out, out
+    assert counts == {kind: 1}
+
+
+@pytest.mark.parametrize("text", ["meet at 12:30:00 on 2023-05-12", "looked at this dot pattern",
+                                  "3 more on the way", "version 1.2 of 2 items", "ratio 12::30",
+                                  "I bought 2 pairs for the road trip"])
+def test_issue14_new_pii_patterns_keep_ordinary_text(text) -> None:
+    out, counts = redact_pii(text)
+    assert out == text and not counts
