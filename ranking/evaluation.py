@@ -128,7 +128,10 @@ def objective_comparison(model: TwoStageModel, Z: pd.DataFrame, frame: pd.DataFr
     out = {}
     for obj, info in model.pp_info_.items():
         test = regression_metrics(y[m], model.predict_pp_z(Z, objective=obj)[m])
+        blend = info.get("blend") or {}
         out[obj] = {"valid_rmse": info["valid_rmse"], "valid_mae": info["valid_mae"],
+                    "valid": info.get("valid"), "valid_mean_rank": info.get("valid_mean_rank"),
+                    "btyd_blend_weight": blend.get("weight"), "mean_scale": info.get("scale"),
                     "best_iteration": info["best_iteration"], "test": test}
     return out
 

@@ -78,7 +78,7 @@ class TwoStageModel(BaseEstimator):
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
                        tier_labels(valid, len(p.tiers)))
         if self.with_linear:
-            self.notes_.append("linear reference on the same Z: ridge on log1p purchasing power"
+            self.notes_.append("linear reference on the same Z: Poisson GLM (log link) on purchasing power in money"
                                + (", multinomial logistic tier" if self.linear_tier_ is not None else "")
                                + f" (median imputation + missing indicators, standardised; at most "
                                f"{self.linear_pp_.max_rows} seeded training rows)")
@@ -120,7 +120,11 @@ class TwoStageModel(BaseEstimator):
             Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params)
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
-        self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_} selected on validation RMSE "
+        info = self.pp_info_[self.pp_objective_]
+        blend = info.get("blend")
+        self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_}"
+                           + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
+                           + f", x{info.get('scale', 1.0):.3g} mean calibration; chosen as the {gbm.SELECTION_RULE} "
                            f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
 
     def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray) -> None:
@@ -168,7 +172,7 @@ class TwoStageModel(BaseEstimator):
             return self.linear_pp_.predict(Z.to_numpy())
         obj = objective or self.pp_objective_
         booster = self.pp_boosters_[obj]
-        return gbm.predict_pp(booster, obj, Z.to_numpy(), self.pp_info_[obj]["best_iteration"])
+        return gbm.predict_pp(booster, obj, Z.to_numpy(), self.pp_info_[obj]["best_iteration"], self.pp_info_[obj])
 
     def predict_tier_proba_z(self, Z: pd.DataFrame, model: str = "lightgbm") -> np.ndarray:
         """Tier probabilities from a design matrix (n × K)."""

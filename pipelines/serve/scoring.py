@@ -85,7 +85,7 @@ class FastScorer:
         Z = self.design(data)
         obj = m.pp_objective_
         it = m.pp_info_[obj]["best_iteration"]
-        pp = gbm.predict_pp(m.pp_boosters_[obj], obj, Z, it)
+        pp = gbm.predict_pp(m.pp_boosters_[obj], obj, Z, it, m.pp_info_[obj])
         reasons = top_reasons(group_contributions(m.pp_boosters_[obj], Z, m.feature_columns_, m.groups_, it), k)
         if m.tier_booster_ is None:
             return Outputs(pp, None, reasons, [[] for _ in reasons])
