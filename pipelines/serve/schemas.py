@@ -49,7 +49,10 @@ class Prediction(_Strict):
     tier_probabilities: dict[str, float] = Field(
         description="Probability per configured tier, low to high; empty when the run has no tier model.",
         examples=[{"bronze": 0.05, "silver": 0.21, "gold": 0.61, "platinum": 0.13}])
-    purchasing_power: float = Field(description="Predicted net spend over the run's horizon.", examples=[412.7])
+    purchasing_power: float = Field(description="Predicted net spend over the next horizon_days days, in the "
+                                                "currency of the orders' amount column.", examples=[412.7])
+    horizon_days: int = Field(description="Horizon of purchasing_power in days (the run's training horizon H).",
+                              examples=[90])
     cold_start: bool = Field(description="True when the user has no row in any feature view (unknown user, "
                                          "or nothing materialized yet); the model still answers.")
     feature_timestamp: datetime | None = Field(description="Time of the newest feature row used; null on a "

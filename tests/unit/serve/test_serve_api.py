@@ -78,6 +78,7 @@ def test_predict_contract_for_known_unknown_and_repeated_users(client):
         assert math.isclose(sum(p["tier_probabilities"].values()), 1.0, abs_tol=1e-9)
         assert p["tier"] == max(p["tier_probabilities"], key=p["tier_probabilities"].get)
         assert p["purchasing_power"] >= 0 and len(p["reasons"]) == 3
+        assert p["horizon_days"] == 90  # the unit of purchasing_power: spend over the next 90 days
         assert all(set(r) == {"group", "contribution"} for r in p["reasons"])
     assert known["cold_start"] is False and cold["cold_start"] is True
     assert cold["feature_timestamp"] is None
