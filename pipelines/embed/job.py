@@ -48,13 +48,14 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     loaded only when something needs encoding (or its dimension is not yet recorded).
     ``on_plan`` receives the number of texts to encode, ``on_progress`` each finished chunk's size.
     """
-    from embeddings.encoder import model_id, model_info, precision
+    from embeddings.encoder import model_info, precision
+    from pipelines.storage.models import model_key
 
     started = time.perf_counter()
     ws = Workspace(cfg.data_dir)
     frames = _read_sources(ws)
     prepared = prepare_sources(cfg, frames)
-    name = model_id(cfg.encoder.model)
+    name = model_key(cfg.encoder.model)
     directory = cache_dir(ws, name)
     remove_partial(directory)
     info = model_info(model) if model is not None else read_model_info(directory)
@@ -113,10 +114,10 @@ def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]],
 
 
 def _load(cfg: PowerTierConfig) -> SentenceTransformer:
-    from embeddings.encoder import load_encoder
+    from pipelines.storage.models import load_model
 
     try:
-        return load_encoder(cfg)
+        return load_model(cfg)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
 

@@ -88,13 +88,14 @@ def _fast_redis_retry(store: FeatureStore) -> None:
 
 def default_encoder(cfg: PowerTierConfig) -> Encoder:
     """The embedding job's encoder, loaded once."""
-    from embeddings.encoder import canonical_texts, encode, load_encoder, model_info
+    from embeddings.encoder import canonical_texts, encode, model_info
+    from pipelines.storage.models import load_model
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no tqdm bars among the JSON log lines
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    model = load_encoder(cfg)
+    model = load_model(cfg)
     lowercase = bool(model_info(model)["lowercase"])
     # canonical_texts: the embedding job keys and encodes texts in this form (lower-cased for MiniLM).
     return lambda texts, kind: encode(model, canonical_texts(texts, lowercase), kind, cfg.encoder.batch_size)

@@ -94,11 +94,12 @@ def test_feast_serve_returns_the_python_sdk_values(cfg, tmp_path):
 
 def test_default_encoder_is_the_embedding_jobs_encoder(cfg):
     """The server embeds event texts exactly as ``powertier embed`` does (canonical form, prompt kind)."""
-    from embeddings.encoder import canonical_texts, encode, load_encoder, model_info
+    from embeddings.encoder import canonical_texts, encode, model_info
     from pipelines.serve.state import default_encoder
+    from pipelines.storage.models import load_model
 
     encoder = default_encoder(cfg)
-    model = load_encoder(cfg)
+    model = load_model(cfg)
     text = "Great Fit, would buy again"
     got = encoder([text], "document")
     want = encode(model, canonical_texts([text], bool(model_info(model)["lowercase"])), "document")

@@ -20,10 +20,14 @@ def real_model():
     """all-MiniLM-L6-v2 on CPU in fp32 (exact comparisons), loaded once per test process."""
     from embeddings.encoder import load_encoder
 
-    return load_encoder(load_config(encoder__device="cpu", encoder__precision="fp32"))
+    return load_encoder(load_config(encoder__model="all-MiniLM-L6-v2", encoder__device="cpu",
+                                    encoder__precision="fp32"))
 
 
 def config(data_dir: Path, **overrides) -> PowerTierConfig:
+    """A workspace config on CPU; the embedding-job unit tests use MiniLM (small and fast)
+    unless they ask for another model; the default encoder has its own tests."""
+    overrides.setdefault("encoder__model", "all-MiniLM-L6-v2")
     return load_config(data_dir=str(data_dir), encoder__device="cpu", **overrides)
 
 
