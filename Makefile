@@ -1,5 +1,6 @@
 # Two entry points, each doing all its own set-up on a fresh clone where only Python exists:
-#   make demo   - main job end to end on embedded defaults
+#   make demo   - main job end to end on embedded defaults (then the encoder fine-tuned on the
+#                 labels, with its none / frozen / fine-tuned ablation)
 #   make test   - the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -29,6 +30,7 @@ demo: $(STAMP)
 	$(VENV)/bin/powertier generate --users $(DEMO_USERS) --days $(DEMO_DAYS) --seed $(DEMO_SEED) --out data/raw
 	$(VENV)/bin/powertier pipeline --raw data/raw
 	$(VENV)/bin/powertier backtest --start $(DEMO_BT_START) --end $(DEMO_BT_END) --every 30d
+	$(VENV)/bin/powertier finetune
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

@@ -3,14 +3,16 @@
 Corpus: ``powertier generate``'s simulator (reviews + searches, with its repetition, PII and
 spam), ingested with the real ingest stage. Per run, interleaved, median of ``--runs``:
 
-* baseline: ``SentenceTransformer.encode`` over every raw text, batch 32, fp32;
+* baseline: ``SentenceTransformer.encode`` over every raw text, batch 32, fp32, with the
+  kind's prompt (E5: ``passage: `` / ``query: ``);
 * job: ``pipelines.embed.job.run_embed`` from the curated tables with an empty cache
-  (cleaning, spam flags, dedup, length-sorted chunks, profiles and Parquet writes included).
+  (cleaning, spam flags, dedup, token-length buckets without padding, profiles and Parquet
+  writes included).
 
-Both use an already-loaded model (the baseline an fp32 copy, the job ``load_encoder``'s choice
-of device and precision: bf16 on CPUs with native bf16); model loads and one-off imports are
-outside the timings. Fidelity: cosine between the job's cached vectors and fp32 reference
-vectors of the same cleaned texts (original case, batch 32).
+Both use the same already-loaded model (default ``encoder.model``: multilingual-e5-small; the
+job at its default precision, fp32 on CPU); model loads and one-off imports are outside the
+timings. The load average is printed next to every figure. Fidelity: cosine between the job's
+cached vectors and fp32 batch-32 reference vectors of the same cleaned texts.
 
     .venv/bin/python bench/embed.py                    # 400 users x 365 days, 3 runs
     .venv/bin/python bench/embed.py --threads 1        # both sides on one torch thread
@@ -43,13 +45,21 @@ def build_corpus(root: Path, n_users: int, days: int, seed: int):
         write_parquet(df, root / "raw" / f"{name}.parquet")
     cfg = load_config(data_dir=str(root / "ws"))
     run_ingest(cfg, root / "raw")
-    texts = tables["reviews"]["text"].tolist() + tables["searches"]["query"].tolist()
+    texts = {"document": tables["reviews"]["text"].tolist(), "query": tables["searches"]["query"].tolist()}
     return cfg, texts
 
 
-def time_baseline(model, texts: list[str]) -> float:
+def load_avg() -> str:
+    return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def time_baseline(model, texts: dict[str, list[str]]) -> float:
+    """Naive: every raw text through ``SentenceTransformer.encode``, batch 32, with its prompt."""
+    prompts = getattr(model, "prompts", None) or {}
     start = time.perf_counter()
-    model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+    for kind, batch in texts.items():
+        model.encode(batch, batch_size=32, prompt_name=kind if prompts.get(kind) else None,
+                     convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
     return time.perf_counter() - start
 
 
@@ -68,13 +78,14 @@ def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
     """Mean and min cosine of job vectors vs ``fp32`` batch-32 vectors of the same cleaned texts."""
     import pandas as pd
 
-    from embeddings.encoder import canonical_texts, model_id, model_info, text_keys
+    from embeddings.encoder import canonical_texts, model_info, text_keys
     from embeddings.prepare import prepare_texts
+    from pipelines.common.workspace import Workspace
     from pipelines.embed.job import cache_dir, load_cache
     from pipelines.embed.plan import SOURCES
-    from pipelines.common.workspace import Workspace
+    from pipelines.storage.models import model_key
 
-    ws, name, info = Workspace(cfg.data_dir), model_id(cfg.encoder.model), model_info(model)
+    ws, name, info = Workspace(cfg.data_dir), model_key(cfg.encoder.model), model_info(model)
     keys, vectors = load_cache(cache_dir(ws, name), info["dim"])
     cos = []
     for s in SOURCES:
@@ -83,7 +94,8 @@ def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
                                spam_min_users=cfg.encoder.spam_min_users, spam_min_chars=cfg.encoder.spam_min_chars)
         texts = list(dict.fromkeys(out.loc[out["reason"].isna(), "text"]))
         job = vectors[keys.get_indexer(text_keys(name, s.kind, canonical_texts(texts, info["lowercase"])))]
-        ref = fp32.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        prompt = s.kind if (getattr(fp32, "prompts", None) or {}).get(s.kind) else None
+        ref = fp32.encode(texts, batch_size=32, prompt_name=prompt, normalize_embeddings=True, show_progress_bar=False)
         cos.append(np.sum(job * ref, axis=1))
     all_cos = np.concatenate(cos)
     return float(all_cos.mean()), float(all_cos.min()), len(all_cos)
@@ -95,6 +107,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--model", default=None, help="encoder (default: config, i.e. multilingual-e5-small)")
     parser.add_argument("--batch-size", type=int, default=None, help="job batch size (default: config)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads for both (default: torch's)")
     parser.add_argument("--precision", default=None, choices=["auto", "fp32", "bf16", "fp16"],
@@ -107,7 +120,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     import pipelines.storage.feast_store  # noqa: F401  one-off import (Feast) kept out of the job timings
-    from embeddings.encoder import load_encoder
+    from pipelines.storage.models import load_model
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg, texts = build_corpus(Path(tmp), args.users, args.days, args.seed)
@@ -115,31 +128,35 @@ def main() -> None:
             cfg.encoder.batch_size = args.batch_size
         if args.precision:
             cfg.encoder.precision = args.precision
-        model = load_encoder(cfg)  # the job's own choice of device and precision
-        fp32 = load_encoder(cfg.model_copy(update={"encoder": cfg.encoder.model_copy(update={"precision": "fp32"})}))
+        if args.model:
+            cfg.encoder.model = args.model
+        model = load_model(cfg)  # the job's own choice of device and precision
+        fp32 = load_model(cfg.model_copy(update={"encoder": cfg.encoder.model_copy(update={"precision": "fp32"})}))
         base, job, manifest = [], [], {}
-        for _ in range(args.runs):
+        for i in range(args.runs):  # interleaved, so both sides see the same machine load
             base.append(time_baseline(fp32, texts))
+            print(f"run {i + 1} baseline {base[-1]:.1f} s  ({load_avg()})", flush=True)
             seconds, manifest = time_job(cfg, model)
             job.append(seconds)
+            print(f"run {i + 1} job      {seconds:.1f} s  ({load_avg()})", flush=True)
         mean_cos, min_cos, n_cmp = fidelity(cfg, model, fp32)
     report(args, texts, base, job, manifest, (mean_cos, min_cos, n_cmp), torch.get_num_threads())
 
 
 def report(args, texts, base, job, manifest, cos, threads) -> None:
-    n = len(texts)
+    n = sum(len(t) for t in texts.values())
     b, j = statistics.median(base), statistics.median(job)
-    print(f"machine: {platform.machine()} {os.cpu_count()} CPU, torch threads {threads}, "
-          f"device {manifest['device']} {manifest['precision']}")
+    print(f"machine: {platform.machine()} {os.cpu_count()} CPU, torch threads {threads}, model {manifest['model']}, "
+          f"device {manifest['device']} {manifest['precision']}  ({load_avg()})")
     print(f"corpus: {args.users} users x {args.days} days seed {args.seed}: {n:,} texts "
           f"({manifest['texts_in']:,} curated), kept {manifest['kept']:,}, distinct {manifest['distinct_texts']:,}, "
           f"flagged {sum(manifest['flagged'].values()):,}, dropped {sum(manifest['dropped'].values()):,}")
     print(f"baseline (encode all raw texts, batch 32, fp32): median {b:.1f} s = {n / b:.1f} texts/s "
           f"(runs {', '.join(f'{x:.1f}' for x in base)})")
-    print(f"job (clean + dedup + length-sorted chunks, batch {manifest['batch_size']}, profiles): median {j:.1f} s "
+    print(f"job (clean + dedup + token-length buckets, no padding, profiles): median {j:.1f} s "
           f"= {n / j:.1f} texts/s (runs {', '.join(f'{x:.1f}' for x in job)})")
     print(f"speed-up: {b / j:.2f}x; cosine job vs fp32 reference over {cos[2]:,} cleaned texts: "
-          f"mean {cos[0]:.5f}, min {cos[1]:.5f}")
+          f"mean {cos[0]:.5f}, min {cos[1]:.5f}  ({load_avg()})")
 
 
 if __name__ == "__main__":

@@ -170,6 +170,11 @@ def token_ids(model: SentenceTransformer, texts: list[str], kind: Kind) -> list[
     return list(batch["input_ids"])
 
 
+def token_counts(model: SentenceTransformer, texts: list[str], kind: Kind) -> list[int]:
+    """Tokens per text as ``encode`` feeds them (prompt included, truncated)."""
+    return [len(ids) for ids in token_ids(model, texts, kind)] if texts else []
+
+
 def _forward(model: SentenceTransformer, ids: list[list[int]]) -> np.ndarray:
     """Mean-pooled output for ``ROWS`` same-length id lists, one float32 row each."""
     import torch

@@ -14,6 +14,7 @@ import typer
 from pipelines.backtest import cli as stage_backtest
 from pipelines.embed import cli as stage_embed
 from pipelines.features import cli as stage_features
+from pipelines.finetune import cli as stage_finetune
 from pipelines.simulate import cli as stage_generate
 from pipelines.ingest import cli as stage_ingest
 from pipelines.batch import cli as stage_pipeline
@@ -62,6 +63,7 @@ for _info in stage_features.features_app.registered_commands:  # the ones writin
 app.add_typer(stage_features.features_app, name="features")
 app.add_typer(stage_features.labels_app, name="labels")
 app.command("embed")(writes_workspace(stage_embed.embed))
+app.command("finetune")(stage_finetune.finetune)
 app.command("train")(stage_train.train)
 app.command("predict")(stage_train.predict)
 app.command("score")(writes_workspace(stage_train.score))

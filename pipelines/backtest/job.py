@@ -21,7 +21,7 @@ from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
 from feature_repo.timestamps import TS_SUFFIX
-from pipelines.storage.files import atomic_dir, point_link, write_json, write_parquet, write_text
+from pipelines.storage.files import atomic_dir, point_link, read_json, write_json, write_parquet, write_text
 from pipelines.train.job import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
@@ -30,7 +30,8 @@ from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
 from ranking.evaluation import (btyd_predictions, fallback_tier, model_predictions, persistence_predictions,
                                 prediction_frame, score, segment_masks)
 from pipelines.common.times import cutoff_range
-from pipelines.backtest.leak_guard import LeakageError, check_feature_timestamps, check_label_availability, feature_ts_columns
+from pipelines.backtest.leak_guard import (LeakageError, check_encoder_labels, check_feature_timestamps,
+                                          check_label_availability, feature_ts_columns)
 from ranking.model import TwoStageModel, fit_two_stage
 from ranking.metrics import headline
 from ranking.params import TrainParams
@@ -220,11 +221,19 @@ def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def _embed_manifest(ws: Workspace) -> dict[str, Any]:
+    """What the embed stage recorded about the encoder behind the stored vectors ({} if none)."""
+    path = ws.embeddings / "embed_manifest.json"
+    return read_json(path) if path.exists() else {}
+
+
 def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestamp, end: pd.Timestamp,
                  every_days: int, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """The whole backtest in memory: results, predictions, drift, per-cutoff summaries, timings."""
     t0 = time.perf_counter()
     plan = plan_backtest(cfg, start, end, every_days, data_as_of(cfg, load_curated(Workspace(cfg.data_dir))))
+    embedded = _embed_manifest(Workspace(cfg.data_dir))
+    check_encoder_labels(embedded.get("encoder_label_end"), min(plan.cutoffs), embedded.get("model", "the encoder"))
     log(f"{len(plan.cutoffs)} cutoffs; retrieving {len(plan.all_cutoffs())} cutoffs' rows in one retrieval")
     frame, names = retrieve(cfg, store, plan)
     retrieval_s = time.perf_counter() - t0

@@ -1,12 +1,14 @@
 """Leak guards of the backtest: hard failures, never warnings.
 
-Two ways the future can reach a model fitted "at cutoff c":
+Three ways the future can reach a model fitted "at cutoff c":
 
 * a training label whose window (c', c' + H] has not closed by c (``label_available_at > c``);
 * a feature value computed from a row newer than the entity row that asked for it. Every Feast
   view carries its row time as a ``<view>_ts`` feature (epoch seconds), so a correct point-in-time
   join always has ``<view>_ts <= event_timestamp``; a join that bypasses it (e.g. on user_id only)
-  does not.
+  does not;
+* the text vectors themselves, when the encoder was fine-tuned on labels that end after c
+  (``label_end`` in its provenance, recorded in the embed manifest).
 """
 
 from __future__ import annotations
@@ -79,3 +81,15 @@ def check_feature_timestamps(frame: pd.DataFrame, ts_columns: list[str] | None =
 def _epoch_seconds_of(values: pd.Series) -> np.ndarray:
     """Timestamps as epoch seconds, computed exactly as the feature tables compute ``<view>_ts``."""
     return epoch_us(values) / 1e6
+
+
+def check_encoder_labels(label_end: object, cutoff: pd.Timestamp, model: str = "the encoder") -> None:
+    """Raise :class:`LeakageError` if the text encoder learnt from labels that end after ``cutoff``
+    (``label_end`` None: an encoder that never saw a label)."""
+    if label_end is None or pd.isna(label_end):
+        return
+    if pd.Timestamp(label_end) > pd.Timestamp(cutoff):
+        raise LeakageError(f"leak guard: {model} was fine-tuned on labels available up to "
+                           f"{pd.Timestamp(label_end).isoformat()}, after the backtest cutoff "
+                           f"{pd.Timestamp(cutoff).isoformat()}; embed with the base model or fine-tune with "
+                           f"--end {pd.Timestamp(cutoff).date().isoformat()} or earlier")

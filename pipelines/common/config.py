@@ -90,6 +90,18 @@ class TrainConfig(_Section):
     gate_ratio_range: tuple[float, float] = Field((0.8, 1.25), description="Allowed test mean prediction / mean truth.")
 
 
+class FinetuneConfig(_Section):
+    label: Literal["log_pp", "tier_next"] = Field("log_pp", description=(
+        "Target of each text: its author's log1p(purchasing power) (regression) or tier_next (classes)."))
+    max_texts: int = Field(1200, gt=0, description="Training texts (a seeded sample; validation gets a quarter).")
+    max_tokens: int = Field(96, gt=0, description="Texts are truncated to this many tokens while training.")
+    max_epochs: int = Field(2, gt=0, description="Upper end of the epochs searched (early stopping inside).")
+    trials: int = Field(2, ge=1, description="Optuna trials over learning rate and epochs.")
+    train_layers: int = Field(2, ge=1, description="Top transformer layers that learn (the rest stay frozen).")
+    batch_size: int = Field(16, gt=0)
+    valid_fraction: float = Field(0.2, gt=0, lt=1, description="Users held out for early stopping.")
+
+
 class BacktestConfig(_Section):
     psi_threshold: float = Field(0.2, gt=0)
     metric_drop: float = Field(0.1, gt=0, description="Relative drop vs the first cutoff that asks for a retrain.")
@@ -131,6 +143,7 @@ class PowerTierConfig(BaseSettings):
     features: FeatureConfig = FeatureConfig()
     encoder: EncoderConfig = EncoderConfig()
     train: TrainConfig = TrainConfig()
+    finetune: FinetuneConfig = FinetuneConfig()
     backtest: BacktestConfig = BacktestConfig()
     serve: ServeConfig = ServeConfig()
     fairness: FairnessConfig = FairnessConfig()

@@ -49,7 +49,7 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     ``on_plan`` receives the number of texts to encode, ``on_progress`` each finished chunk's size.
     """
     from embeddings.encoder import model_info, precision
-    from pipelines.storage.models import model_key
+    from pipelines.storage.models import encoder_label_end, model_key
 
     started = time.perf_counter()
     ws = Workspace(cfg.data_dir)
@@ -77,6 +77,7 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     profiles = _write_profiles(cfg, ws, kept, keys, vectors)
     manifest = build_manifest(prepared, profiles, [s.table for s in SOURCES if frames[s.table] is None])
     manifest.update(model=name, dim=int(info["dim"]), batch_size=cfg.encoder.batch_size,
+                    encoder_label_end=encoder_label_end(cfg.encoder.model),
                     device=str(model.device) if model is not None else "none (nothing to encode)",
                     precision=precision(model) if model is not None else None, cache_dir=str(directory),
                     seconds=round(time.perf_counter() - started, 3))
@@ -96,12 +97,17 @@ def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
 
 def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]], directory: Path,
                     batch_size: int, on_progress: Progress | None) -> list[tuple[list[str], np.ndarray]]:
-    """Encode ``{kind: {key: text}}`` chunk by chunk in the fixed plan, writing one part per chunk."""
-    from embeddings.encoder import encode
+    """Encode ``{kind: {key: text}}`` chunk by chunk in the fixed plan, writing one part per chunk.
+
+    The plan sorts by (token count, key): a chunk then holds one or two token lengths, so the
+    encoder's fixed-shape passes waste few filler rows and nothing is padded."""
+    from embeddings.encoder import encode, token_counts
 
     written = []
     for kind, texts in todo.items():
-        keys = sorted(texts, key=lambda k: (len(texts[k]), k))
+        order = list(texts)
+        counts = dict(zip(order, token_counts(model, [texts[k] for k in order], kind)))
+        keys = sorted(order, key=lambda k: (counts[k], k))
         for lo in range(0, len(keys), CHUNK_SIZE):
             chunk = keys[lo:lo + CHUNK_SIZE]
             vectors = encode(model, [texts[k] for k in chunk], kind, batch_size)

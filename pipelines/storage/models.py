@@ -113,6 +113,14 @@ def model_key(name: str) -> str:
     return str(read_json(provenance)["model_id"]) if provenance.exists() else model_id(name)
 
 
+def encoder_label_end(name: str) -> str | None:
+    """When the labels a fine-tuned model learnt from end (its provenance), None for others."""
+    from embeddings.encoder import PROVENANCE
+
+    provenance = Path(name).expanduser() / PROVENANCE
+    return str(read_json(provenance)["label_end"]) if provenance.exists() else None
+
+
 def model_path(cfg: PowerTierConfig, name: str | None = None) -> str:
     """The directory (or packaged path) to load for ``name`` (default ``encoder.model``)."""
     from embeddings.encoder import E5_SMALL, builtin_name, resolve_model_path

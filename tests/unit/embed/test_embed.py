@@ -54,7 +54,7 @@ def test_rerun_encodes_nothing_loads_no_model_and_rewrites_identical_bytes(tmp_p
     ws = write_curated(tmp_path)
     run_embed(config(tmp_path), model=model)
     before = file_bytes(ws.features) | file_bytes(ws.embeddings / "cache")
-    monkeypatch.setattr("embeddings.encoder.load_encoder", lambda cfg: pytest.fail("model loaded for nothing"))
+    monkeypatch.setattr("pipelines.storage.models.load_model", lambda cfg: pytest.fail("model loaded for nothing"))
     m = run_embed(config(tmp_path))
     assert m["encoded"] == 0 and m["cache_hits"] == 8 and m["device"].startswith("none")
     assert file_bytes(ws.features) | file_bytes(ws.embeddings / "cache") == before
@@ -133,7 +133,7 @@ def test_cli_prints_the_table_and_honours_options(data_dir, model, monkeypatch) 
         seen["cfg"] = cfg
         return model
 
-    monkeypatch.setattr("embeddings.encoder.load_encoder", fake_load)
+    monkeypatch.setattr("pipelines.storage.models.load_model", fake_load)
     result = CliRunner().invoke(app, ["embed", "--device", "cpu", "--batch-size", "4"])
     assert result.exit_code == 0, result.output
     assert "distinct texts" in result.output and "user_review_profile 4 rows" in result.output

@@ -1,0 +1,1 @@
+"""Stage 'finetune': the text encoder fine-tuned on users' labels (``powertier finetune``)."""
