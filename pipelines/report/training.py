@@ -12,6 +12,7 @@ from pipelines.report.fairness import fairness_section
 from pipelines.report.page import Page, Section, Table, charts, count, money, num, render
 from pipelines.report.tables import decile_lift, expected_calibration_error, reliability
 from pipelines.report import svg
+from ranking.gbm import SELECTION_RULE
 from ranking.metrics import gain_curve
 
 KINDS = ("lightgbm", "linear")
@@ -76,6 +77,28 @@ def gate_section(gate: dict[str, Any] | None) -> Section | None:
     return Section("Promotion gate", f"Rule: {gate.get('rule', '')}. Verdict: {verdict}.",
                    [Table(["against", "at least as good on", "of", "loses on"], rows)] if rows else [],
                    flags=list(gate.get("reasons", [])))
+
+
+SELECTION_METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share")
+
+
+def selection_section(metrics: dict) -> Section | None:
+    """The spend-model candidates of the main feature set: validation scores that chose one, and test."""
+    fs = metrics.get("main_feature_set", "XY")
+    block = _get(metrics, "purchasing_power", "lightgbm", fs) or {}
+    cands = block.get("objectives") or {}
+    if not cands:
+        return None
+    rows = []
+    for name, c in cands.items():
+        valid, test = c.get("valid") or {}, c.get("test") or {}
+        mark = " (chosen)" if name == block.get("objective") else ""
+        rows.append([name + mark, num(c.get("valid_mean_rank")), num(c.get("btyd_blend_weight")),
+                     num(c.get("mean_scale")), *[num(valid.get(k)) for k in SELECTION_METRICS],
+                     *[num(test.get(k)) for k in SELECTION_METRICS]])
+    head = ["candidate", "valid mean rank", "weight vs BTYD", "mean scale",
+            *[f"valid {k}" for k in SELECTION_METRICS], *[f"test {k}" for k in SELECTION_METRICS]]
+    return Section("Spend model selection", f"Rule: the {SELECTION_RULE}.", [Table(head, rows)])
 
 
 def hyperparameter_section(hyper: dict[str, dict[str, Any]]) -> Section:
@@ -200,7 +223,8 @@ def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info:
     split = info.get("split", {})
     rows = ", ".join(f"{k} {count(v)}" for k, v in split.get("rows", {}).items())
     sections = [s for s in (gate_section(info.get("gate")),) if s is not None]
-    sections += [metrics_section(metrics), lift_section(predictions),
+    sections += [metrics_section(metrics), *[x for x in (selection_section(metrics),) if x is not None],
+                 lift_section(predictions),
                 tier_section(metrics, predictions, list(info.get("tiers", [])))]
     if info.get("hyperparameters"):
         sections.append(hyperparameter_section(info["hyperparameters"]))

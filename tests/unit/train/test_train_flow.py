@@ -74,6 +74,7 @@ def test_report_is_self_contained_with_plots(run):
     html = (run[2] / "report.html").read_text()
     assert html.count("<svg") >= 10 and "Gain curve" in html and "Confusion matrix" in html
     assert "src=\"http" not in html and "<script" not in html
+    assert "Spend model selection" in html and "(chosen)" in html and "mean rank over the six validation" in html
 
 
 def test_y_only_and_pp_only_run_says_what_it_trained(tmp_path):
