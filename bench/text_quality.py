@@ -107,7 +107,7 @@ def main() -> None:
             vectors = encode(model, texts, "document")
             rate = len(texts) / max(time.perf_counter() - start, 1e-9)
             mean, std = probe(vectors, labels, args.seed)
-            print(f"{name[-40:]:<40} {corpus:<18} {mean:>8.3f} ±{std:.3f} {rate:>9.0f}  "
+            print(f"{name[-40:]:<40} {corpus:<18} {mean:>8.3f} ±{std:.3f} {rate:>9.1f}  "
                   f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
 
 

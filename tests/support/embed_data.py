@@ -24,6 +24,14 @@ def real_model():
                                     encoder__precision="fp32"))
 
 
+@lru_cache(maxsize=1)
+def default_model():
+    """The default encoder (multilingual-e5-small) on CPU at its default precision (fp32)."""
+    from pipelines.storage.models import load_model
+
+    return load_model(load_config(encoder__model="multilingual-e5-small", encoder__device="cpu"))
+
+
 def config(data_dir: Path, **overrides) -> PowerTierConfig:
     """A workspace config on CPU; the embedding-job unit tests use MiniLM (small and fast)
     unless they ask for another model; the default encoder has its own tests."""

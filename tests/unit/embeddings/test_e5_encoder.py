@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import pytest
 
 from embeddings.encoder import E5_SMALL, ROWS, encode, model_id, precision
 from pipelines.common.config import load_config
-from pipelines.storage.models import ensure_e5_dir, load_model, model_cache
+from pipelines.storage.models import ensure_e5_dir, model_cache
+from tests.support.embed_data import default_model as e5
 
 ZH_EN = ["很快，好吃，味道足，量大", "没有送水没有送水没有送水", "商务大床房，房间很大，床有2M宽，整体感觉经济实惠不错!",
          "质量很好，物超所值。", "wireless headphones with great bass",
          "Battery died after two weeks and support never answered.", "ok", "香水"]
-
-
-@lru_cache(maxsize=1)
-def e5():
-    """The default encoder, CPU, default precision (fp32)."""
-    return load_model(load_config(encoder__model=E5_SMALL, encoder__device="cpu"))
 
 
 def test_default_is_e5_at_fp32_on_cpu() -> None:
