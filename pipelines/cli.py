@@ -21,6 +21,7 @@ from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
 from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output, writes_workspace
+from pipelines.retrain import cli as retrain_cli
 from pipelines.runs import cli as runs_cli
 
 app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -70,7 +71,11 @@ app.command("score")(writes_workspace(stage_train.score))
 app.command("pipeline")(writes_workspace(stage_pipeline.pipeline))
 app.command("backtest")(stage_backtest.backtest)
 app.command("serve")(stage_serve.serve)
+for _info in runs_cli.runs_app.registered_commands:  # the ones repointing runs/latest
+    if _info.name in ("promote", "rollback"):
+        _info.callback = writes_workspace(_info.callback)
 app.add_typer(runs_cli.runs_app, name="runs")
+app.command("retrain")(writes_workspace(retrain_cli.retrain))
 
 
 def main() -> None:

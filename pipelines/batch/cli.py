@@ -12,8 +12,8 @@ import typer
 from pipelines.common.cli import ConfigOpt, console, get_config
 
 
-def _render(kind: str, payload: Any) -> None:
-    """Show one event of the batch job."""
+def render(kind: str, payload: Any) -> None:
+    """Show one event of the batch job (and of `retrain`, which reports the same kinds)."""
     from pipelines.embed.cli import print_summary as print_embed
     from pipelines.ingest.cli import print_summary as print_ingest
     from pipelines.train.cli import print_run
@@ -40,7 +40,7 @@ def pipeline(raw: Annotated[Path, typer.Option(help="Raw directory in the data c
     from pipelines.common.times import parse_as_of
 
     cfg = get_config(config, as_of=parse_as_of(as_of))
-    outputs = run_batch(cfg, raw, report=_render)
+    outputs = run_batch(cfg, raw, report=render)
     console.rule("[bold green]done")
     for name, where in outputs.items():
         console.print(f"{name:>12}: {where}")

@@ -21,14 +21,25 @@ Report = Callable[[str, Any], None]
 
 def run_batch(cfg: PowerTierConfig, raw: Path, report: Report) -> dict[str, str]:
     """ingest -> features -> embed -> apply -> materialize -> train -> score; returns output paths."""
-    from pipelines.features.job import build_transactions
     from pipelines.ingest.job import run_ingest
-    from pipelines.train.job import data_as_of
 
     ws = Workspace(cfg.data_dir)
     report("step", "ingest")
     report("ingest", (run_ingest(cfg, raw), ws))
-    tables = load_curated(ws)
+    cfg = rebuild_features(cfg, report)
+    outputs = {"curated": str(ws.curated / "manifest.json"), "features": str(ws.features),
+               "feast": str(ws.feast / "feature_store.yaml")}
+    outputs.update(_train_and_score(cfg, report))
+    return outputs
+
+
+def rebuild_features(cfg: PowerTierConfig, report: Report) -> PowerTierConfig:
+    """features -> embed -> apply -> materialize on the curated data (shared by ``pipeline`` and
+    ``retrain``); returns ``cfg`` with ``as_of`` fixed to the data's, so train and score agree."""
+    from pipelines.features.job import build_transactions
+    from pipelines.train.job import data_as_of
+
+    tables = load_curated(Workspace(cfg.data_dir))
     cfg = cfg.model_copy(update={"as_of": data_as_of(cfg, tables).to_pydatetime()})
     report("step", "features build")
     rows, _ = build_transactions(cfg)
@@ -39,10 +50,7 @@ def run_batch(cfg: PowerTierConfig, raw: Path, report: Report) -> dict[str, str]
     store = feast_store.open_store(cfg)
     feast_store.apply(store, cfg)
     feast_store.materialize(store, cfg, end=cfg.as_of)
-    outputs = {"curated": str(ws.curated / "manifest.json"), "features": str(ws.features),
-               "feast": str(ws.feast / "feature_store.yaml")}
-    outputs.update(_train_and_score(cfg, report))
-    return outputs
+    return cfg
 
 
 def _embed_or_skip(cfg: PowerTierConfig, tables: dict, report: Report) -> None:

@@ -48,7 +48,7 @@ def list_runs(config: ConfigOpt = None) -> None:
     for run_dir in job.run_dirs(ws):
         run = job.load(run_dir)
         h = registry.headline(run["metrics"])
-        table.add_row("*" if run_dir.name == serving_id else "", run_dir.name, _fmt(run["run"].get("created_at")),
+        table.add_row("*" if run_dir.name == serving_id else "", run_dir.name, _fmt(registry.when(run["run"].get("created_at"))),
                       _fmt(run["run"].get("feature_set")), _fmt(h["pp gini"]), _fmt(h["tier qwk"]),
                       _fmt(registry.gate_passed(run["run"])))
     console.print(table)

@@ -18,6 +18,7 @@ HEADLINE = (("pp gini", ("purchasing_power", "lightgbm", "gini"), True),
             ("tier accuracy", ("tier", "lightgbm", "accuracy"), True),
             ("tier macro f1", ("tier", "lightgbm", "macro_f1"), True))
 BASELINE = (("persistence pp gini", ("purchasing_power", "persistence", "gini")),
+            ("BTYD pp gini", ("purchasing_power", "btyd", "gini")),
             ("persistence tier qwk", ("tier", "persistence", "qwk")))
 
 
@@ -36,6 +37,11 @@ def headline(metrics: dict[str, Any]) -> dict[str, float | None]:
     out = {label: dig(metrics, target, kind, fs, name) for label, (target, kind, name), _ in HEADLINE}
     out.update({label: dig(metrics, *path) for label, path in BASELINE})
     return out
+
+
+def when(iso: Any) -> Any:
+    """An ISO timestamp to the second, for tables (``2026-12-01 20:36:43``)."""
+    return iso[:19].replace("T", " ") if isinstance(iso, str) else iso
 
 
 def gate_passed(run: dict[str, Any]) -> bool | None:
@@ -71,6 +77,8 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[str, Any, Any, s
         va, vb = dig(a, *key), dig(b, *key)
         if label in ("git commit", "data manifest"):  # hashes: a prefix tells them apart
             va, vb = (v[:12] if isinstance(v, str) else v for v in (va, vb))
+        if label == "created":
+            va, vb = (when(v) for v in (va, vb))
         rows.append((label, va, vb, "" if va == vb or label != "data manifest" else "differs"))
     return rows
 

@@ -1,0 +1,1 @@
+"""Periodic retraining: ingest, rebuild, train, gate, promote, score."""
