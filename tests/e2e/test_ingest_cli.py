@@ -75,12 +75,17 @@ def test_ingest_writes_curated_quarantine_and_manifest(tmp_path, data_dir):
     assert "malformed_csv_line" in result.output and "orders.csv" in result.output
 
 
+def _outputs(data_dir: Path) -> dict[Path, bytes]:
+    """Every file ingest wrote (the workspace lock file is bookkeeping, not an output)."""
+    return {p: p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
 def test_rerun_is_byte_identical(tmp_path, data_dir):
     raw = write_raw(tmp_path)
     assert invoke("--raw", str(raw), "--as-of", "2025-02-15").exit_code == 0
-    first = {p: p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file()}
+    first = _outputs(data_dir)
     assert invoke("--raw", str(raw), "--as-of", "2025-02-15").exit_code == 0
-    second = {p: p.read_bytes() for p in sorted(data_dir.rglob("*")) if p.is_file()}
+    second = _outputs(data_dir)
     assert len(first) == 2 * len(TABLES) + 1 and first == second
 
 
