@@ -23,21 +23,35 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
+class Precision(str, Enum):
+    auto = "auto"
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
 def embed(
-    device: Annotated[Device | None, typer.Option("--device", help="auto (CUDA if present), cpu or cuda.")] = None,
-    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Texts per encoder batch.")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="sentence-transformers name or local path.")] = None,
+    device: Annotated[Device | None, typer.Option("--device", help="auto: CUDA if present, else CPU.",
+                                                  show_default="encoder.device from the config")] = None,
+    precision: Annotated[Precision | None, typer.Option(
+        "--precision", help="auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32.",
+        show_default="encoder.precision from the config")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Texts per encoder batch.",
+                                                   show_default="encoder.batch_size from the config")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="sentence-transformers name or local path.",
+                                              show_default="encoder.model from the config")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Clean review/search texts, encode each distinct one once (cached), write user profiles X."""
     cfg = get_config(config, encoder__device=device.value if device else None,
+                     encoder__precision=precision.value if precision else None,
                      encoder__batch_size=batch_size, encoder__model=model)
     manifest = run_with_progress(cfg)
     print_summary(manifest)
 
 
 def run_with_progress(cfg: PowerTierConfig) -> dict[str, Any]:
-    """``run_embed`` with a rich progress bar (texts/s) on stderr."""
+    """The embedding job with a rich progress bar (texts/s) on stderr."""
     from pipelines.embed.job import run_embed
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

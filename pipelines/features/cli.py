@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +17,7 @@ ServiceOpt = Annotated[str, typer.Option("--service", help="Feature service (one
 
 @features_app.command("build")
 def build(config: ConfigOpt = None) -> None:
-    """Compute the offline table of ``user_transactions`` from the curated data."""
+    """Compute the offline table of user_transactions from the curated data."""
     from pipelines.features.job import build_transactions
 
     cfg = get_config(config)
@@ -37,17 +36,24 @@ def apply(config: ConfigOpt = None) -> None:
 
 
 @features_app.command("materialize")
-def materialize(end: Annotated[datetime | None, typer.Option(help="Materialize up to this time (UTC).")] = None,
+def materialize(end: Annotated[str | None, typer.Option(help="Materialize up to this time (ISO, UTC if naive).",
+                                                       show_default="as_of, else now")] = None,
                 full: Annotated[bool, typer.Option("--full", help="Clear the online store and load every view "
                                                    "from the start.")] = False,
                 config: ConfigOpt = None) -> None:
-    """Load the online store up to END (default: as_of, else now): incrementally, except the views
-    whose offline table changed since the last run (or all of them with --full, or when the
-    online store is missing or empty), which are rebuilt."""
+    """Load the online store up to END: incrementally, except the views whose offline table changed
+    since the last run (or all of them with --full, or when the online store is missing or empty),
+    which are rebuilt."""
+    from pipelines.common.times import parse_as_of
     from pipelines.storage import feast_store, online_sync
 
     cfg = get_config(config)
-    done = feast_store.materialize_views(feast_store.open_store(cfg), cfg, end=_utc(end) if end else None, full=full)
+    until = parse_as_of(end, "--end")
+    store = feast_store.open_store(cfg)
+    if not feast_store.is_applied(store):
+        raise UserError(f"the feature store in {cfg.data_dir / 'feast'} was never applied: run "
+                        "`powertier features apply` first")
+    done = feast_store.materialize_views(store, cfg, end=until, full=full)
     console.print(f"online store up to date as of {done.end.isoformat()}; {online_sync.describe(done.rebuilt)}")
 
 
@@ -94,28 +100,24 @@ def online(user: Annotated[list[str], typer.Option("--user", help="User id (repe
 
 @labels_app.command("build")
 def labels_build(out: Annotated[Path, typer.Option(help="Output Parquet or CSV.")],
-                 cutoffs: Annotated[str | None, typer.Option(help="Comma-separated cutoff timestamps.")] = None,
-                 start: Annotated[datetime | None, typer.Option(help="First cutoff.")] = None,
-                 end: Annotated[datetime | None, typer.Option(help="Last cutoff.")] = None,
+                 cutoffs: Annotated[str | None, typer.Option(help="Comma-separated cutoffs (ISO dates).",
+                                                             show_default="none: give --cutoffs or --start/--end")] = None,
+                 start: Annotated[str | None, typer.Option(help="First cutoff (ISO date).",
+                                                           show_default="see --cutoffs")] = None,
+                 end: Annotated[str | None, typer.Option(help="Last cutoff (ISO date).", show_default="see --cutoffs")] = None,
                  every: Annotated[str, typer.Option(help="Cutoff spacing, e.g. 30d.")] = "30d",
-                 horizon: Annotated[str | None, typer.Option(help="Horizon H, e.g. 90d.")] = None,
+                 horizon: Annotated[str | None, typer.Option(help="Horizon H, e.g. 90d.",
+                                                             show_default="horizon_days from the config")] = None,
                  config: ConfigOpt = None) -> None:
     """Labels per (user, cutoff): purchasing_power and tier_next over (c, c + H]."""
-    from pipelines.common.times import parse_days
-    from pipelines.common.times import parse_cutoffs
+    from pipelines.common.times import parse_as_of, parse_cutoffs, parse_days
     from pipelines.features.job import build_label_table, write_table
 
     cfg = get_config(config)
-    cuts = parse_cutoffs(cutoffs, _utc(start) if start else None, _utc(end) if end else None, parse_days(every))
+    cuts = parse_cutoffs(cutoffs, parse_as_of(start, "--start"), parse_as_of(end, "--end"), parse_days(every))
     labels = build_label_table(cfg, cuts, parse_days(horizon) if horizon else cfg.horizon_days)
     write_table(labels, out)
     console.print(f"{len(labels):,} label rows over {len(cuts)} cutoffs -> {out}")
-
-
-def _utc(ts: datetime) -> datetime:
-    from feature_repo.timestamps import as_utc
-
-    return as_utc(ts).to_pydatetime()
 
 
 def _short(value: object) -> str:

@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import tempfile
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,13 @@ from pipelines.common.errors import UserError
 
 SETTINGS_ENV = "POWERTIER_SERVE_SETTINGS"
 RUN_ENV = "POWERTIER_SERVE_RUN"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class LogLevel(str, Enum):
+    debug = "debug"
+    info = "info"
+    warning = "warning"
+    error = "error"
 
 
 def serve(
@@ -31,15 +38,13 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port (default serve.port, 8080).")] = None,
     run: Annotated[Path | None, typer.Option("--run", help="Run dir to serve (default: the promoted run, DATA_DIR/runs/latest).")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default serve.workers, 1).")] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    log_level: Annotated[LogLevel, typer.Option(help="Lowest level of the JSON log lines.")] = LogLevel.info,
     config: ConfigOpt = None,
 ) -> None:
     """Serve /v1/predict, the /v1/events/* endpoints, /healthz, /readyz and /metrics."""
     # Single-row LightGBM and encoder calls are slower with a thread pool (measured 12 ms vs 0.03 ms
     # per booster call on 2 busy cores); must be set before LightGBM/torch are imported.
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if log_level.lower() not in LOG_LEVELS:
-        raise UserError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
     _metrics_dir()  # before Feast is imported: it points prometheus_client at a directory of its own
     cfg = get_config(config, serve__host=host, serve__port=port, serve__workers=workers)
     from pipelines.serve.app import api_key_from_env
@@ -54,7 +59,7 @@ def serve(
     from pipelines.serve.logs import log_config
 
     uvicorn.run("pipelines.serve.app:app_from_env", factory=True, host=cfg.serve.host, port=cfg.serve.port,
-                workers=cfg.serve.workers, log_config=log_config(log_level.lower()), access_log=False,
+                workers=cfg.serve.workers, log_config=log_config(log_level.value), access_log=False,
                 timeout_graceful_shutdown=10)
 
 

@@ -191,13 +191,21 @@ def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime
     return Materialized(end, rebuild)
 
 
+def is_applied(store: "FeatureStore") -> bool:
+    """Whether ``powertier features apply`` ever registered this workspace's views."""
+    return bool(store.list_feature_views())
+
+
 def _service(store: "FeatureStore", service: str):
     from feast.errors import FeatureServiceNotFoundException
 
     try:
         return store.get_feature_service(service)
     except FeatureServiceNotFoundException as exc:
-        raise LookupError(f"feature service {service!r} is not registered; run `powertier features apply`") from exc
+        known = sorted(s.name for s in store.list_feature_services())
+        if not known:
+            raise LookupError("no feature service is registered; run `powertier features apply`") from exc
+        raise LookupError(f"unknown feature service {service!r}; registered: {', '.join(known)}") from exc
 
 
 def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str) -> pd.DataFrame:

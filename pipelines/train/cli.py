@@ -3,7 +3,7 @@ batch predictions from a run dir; scores written back to Feast as ``user_predict
 
 from __future__ import annotations
 
-from datetime import datetime
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,32 +13,49 @@ from pipelines.common.cli import ConfigOpt, console, get_config
 from pipelines.common.errors import UserError
 
 RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, <data dir>/runs/latest).")]
+CONFIG = "from the config"
 
 
-def train(cutoffs: Annotated[str | None, typer.Option(help="Comma-separated training cutoffs.")] = None,
-          start: Annotated[datetime | None, typer.Option(help="First cutoff.")] = None,
-          end: Annotated[datetime | None, typer.Option(help="Last cutoff.")] = None,
-          every: Annotated[str, typer.Option(help="Cutoff spacing, e.g. 30d.")] = "30d",
-          horizon: Annotated[str | None, typer.Option(help="Prediction horizon H, e.g. 90d.")] = None,
-          split: Annotated[str | None, typer.Option(help="time | user")] = None,
-          test_fraction: Annotated[float | None, typer.Option(help="Share of cutoffs/users for test.")] = None,
-          trials: Annotated[int | None, typer.Option(help="Optuna trials per LightGBM model.")] = None,
-          seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-          promote: Annotated[str | None, typer.Option(help="gate (default: move runs/latest only if the run passes "
-                                                      "the gate) | always | never")] = None,
+class Split(str, Enum):
+    time = "time"
+    user = "user"
+
+
+class Promote(str, Enum):
+    gate = "gate"
+    always = "always"
+    never = "never"
+
+
+def train(cutoffs: Annotated[str | None, typer.Option(
+              help="Comma-separated training cutoffs (ISO dates).",
+              show_default="train.n_cutoffs cutoffs, train.every_days apart, ending one horizon before as_of")] = None,
+          start: Annotated[str | None, typer.Option(help="First cutoff (ISO date); with --end instead of --cutoffs.",
+                                                    show_default="see --cutoffs")] = None,
+          end: Annotated[str | None, typer.Option(help="Last cutoff (ISO date).", show_default="see --cutoffs")] = None,
+          every: Annotated[str, typer.Option(help="Cutoff spacing with --start/--end, e.g. 30d.")] = "30d",
+          horizon: Annotated[str | None, typer.Option(help="Prediction horizon H, e.g. 90d.",
+                                                      show_default="horizon_days " + CONFIG)] = None,
+          split: Annotated[Split | None, typer.Option(help="Hold out the latest cutoffs (time) or whole users (user).",
+                                                      show_default="train.split " + CONFIG)] = None,
+          test_fraction: Annotated[float | None, typer.Option(help="Share of cutoffs/users for test.",
+                                                              show_default="train.test_fraction " + CONFIG)] = None,
+          trials: Annotated[int | None, typer.Option(help="Optuna trials per LightGBM model.",
+                                                     show_default="train.trials " + CONFIG)] = None,
+          seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="seed " + CONFIG)] = None,
+          promote: Annotated[Promote | None, typer.Option(
+              help="gate: move runs/latest only if the run passes the gate; always; never.",
+              show_default="train.promote " + CONFIG)] = None,
           config: ConfigOpt = None) -> None:
     """Train the two-stage model; prints the run directory as its last line."""
-    from pipelines.common.times import parse_days
+    from pipelines.common.times import parse_as_of, parse_days
     from pipelines.train.job import train_run
 
-    if split not in (None, "time", "user"):
-        raise UserError("--split must be 'time' or 'user'")
-    if promote not in (None, "gate", "always", "never"):
-        raise UserError("--promote must be 'gate', 'always' or 'never'")
     cfg = get_config(config, seed=seed, horizon_days=parse_days(horizon) if horizon else None,
-                     train__split=split, train__test_fraction=test_fraction, train__trials=trials,
-                     train__promote=promote)
-    run_dir = train_run(cfg, cutoffs, start, end, parse_days(every), log=console.print)
+                     train__split=split.value if split else None, train__test_fraction=test_fraction,
+                     train__trials=trials, train__promote=promote.value if promote else None)
+    run_dir = train_run(cfg, cutoffs, parse_as_of(start, "--start"), parse_as_of(end, "--end"), parse_days(every),
+                        log=console.print)
     print_run(run_dir)
     print(run_dir)
 
@@ -68,13 +85,15 @@ def predict(entities: Annotated[Path, typer.Option(help="Parquet/CSV with user_i
 
 
 def score(run: RunOpt = None,
-          as_of: Annotated[datetime | None, typer.Option("--as-of", help="Scoring time (default: data as-of).")] = None,
+          as_of: Annotated[str | None, typer.Option("--as-of", help="Scoring time (ISO date/time).",
+                                                    show_default="as_of, else the latest curated event")] = None,
           config: ConfigOpt = None) -> None:
-    """Score every user active in the last year and publish to the Feast view ``user_predictions``."""
+    """Score every user active in the last year and publish to the Feast view user_predictions."""
+    from pipelines.common.times import parse_as_of
     from pipelines.train.job import score_users
 
     cfg = get_config(config)
-    n, when, run_id = score_users(cfg, run, as_of)
+    n, when, run_id = score_users(cfg, run, parse_as_of(as_of))
     console.print(f"scored {n:,} users as of {when.isoformat()} with run {run_id}; "
                   f"materialized to the online view user_predictions")
 

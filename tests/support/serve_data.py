@@ -104,7 +104,7 @@ def train_run(cfg: PowerTierConfig, features: list[str], run_id: str = RUN_ID, d
 
 
 def build_workspace(data_dir: Path, online_store: str = "sqlite", train: bool = True, dim: int = DIM,
-                    params: TrainParams = PARAMS, n_users: int = 25) -> PowerTierConfig:
+                    params: TrainParams = PARAMS, n_users: int = 25, materialize: bool = True) -> PowerTierConfig:
     """Curated tables + feature tables + Feast apply/materialize (+ a model run) in ``data_dir``."""
     cfg = load_config(data_dir=data_dir, tiers=TIERS, online_store=online_store, as_of=AS_OF)
     ws = Workspace(cfg.data_dir)
@@ -124,7 +124,8 @@ def build_workspace(data_dir: Path, online_store: str = "sqlite", train: bool = 
                                     profile_table(tables["searches"], "query", "search", half_life, dim))
     store = feast_store.open_store(cfg)
     feast_store.apply(store, cfg)
-    feast_store.materialize(store, cfg, end=AS_OF)
+    if materialize:
+        feast_store.materialize(store, cfg, end=AS_OF)
     if train:
         train_run(cfg, feast_store.service_features(store, SERVICE), dim=dim, params=params)
     return cfg
