@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 
 from pipelines.common.cli import ConfigOpt, console, get_config
-from pipelines.common.errors import UserError
 
 RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, <data dir>/runs/latest).")]
 CONFIG = "from the config"
