@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pipelines.common.cli import ConfigOpt, console, get_config
+from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 from pipelines.common.errors import UserError
 
 if TYPE_CHECKING:
@@ -32,7 +32,9 @@ def backtest(
     cfg = get_config(config, horizon_days=parse_days(horizon) if horizon else None, train__trials=trials)
     first, last, every_days = parse_time(start, "--start"), parse_time(end, "--end"), parse_days(every)
     try:
-        out = run_backtest(cfg, feast_store.open_store(cfg), first, last, every_days, log=console.print)
+        with progress_display() as progress:
+            out = run_backtest(cfg, feast_store.open_store(cfg), first, last, every_days, log=console.print,
+                               progress=progress)
     except LeakageError as exc:
         raise UserError(str(exc)) from exc
     args = {"start": first.isoformat(), "end": last.isoformat(), "every_days": every_days,

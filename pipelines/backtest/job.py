@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.common.errors import UserError
+from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
 from feature_repo.timestamps import TS_SUFFIX
@@ -228,23 +229,27 @@ def _embed_manifest(ws: Workspace) -> dict[str, Any]:
 
 
 def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestamp, end: pd.Timestamp,
-                 every_days: int, log: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
+                 every_days: int, log: Callable[[str], None] = lambda _m: None,
+                 progress: Progress = NO_PROGRESS) -> dict[str, Any]:
     """The whole backtest in memory: results, predictions, drift, per-cutoff summaries, timings."""
     t0 = time.perf_counter()
     plan = plan_backtest(cfg, start, end, every_days, data_as_of(cfg, load_curated(Workspace(cfg.data_dir))))
     embedded = _embed_manifest(Workspace(cfg.data_dir))
     check_encoder_labels(embedded.get("encoder_label_end"), min(plan.cutoffs), embedded.get("model", "the encoder"))
     log(f"{len(plan.cutoffs)} cutoffs; retrieving {len(plan.all_cutoffs())} cutoffs' rows in one retrieval")
+    progress.start("backtest: point-in-time retrieval")
     frame, names = retrieve(cfg, store, plan)
+    progress.finish("backtest: point-in-time retrieval")
+    progress.start("backtest: cutoffs (train, score, evaluate)", len(plan.cutoffs))
     retrieval_s = time.perf_counter() - t0
     params = TrainParams.from_config(cfg)
     parts = []
     for c in plan.cutoffs:
         parts.append(run_cutoff(frame, plan, c, params, names, cfg.backtest.psi_threshold, cfg.fairness))
         s = parts[-1].summary
-        dropped = f"; no vectors for {', '.join(s['dropped_views'])}" if s["dropped_views"] else ""
-        log(f"{s['cutoff']}: trained on {s['n_train']:,} examples, scored {s['n_scored']:,} users "
-            f"({s['fit_s']:.1f} s{dropped})")
+        if s["dropped_views"]:  # counts and times per cutoff are in the summary table
+            log(f"{s['cutoff']}: no vectors for {', '.join(s['dropped_views'])}; trained without them")
+        progress.advance("backtest: cutoffs (train, score, evaluate)")
     summaries = advise([p.summary for p in parts], cfg.backtest.psi_threshold, cfg.backtest.metric_drop)
     timings = {"retrieval_s": retrieval_s, "fit_s": sum(s["fit_s"] for s in summaries),
                "score_s": sum(s["score_s"] for s in summaries), "total_s": time.perf_counter() - t0}

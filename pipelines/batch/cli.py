@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipelines.common.cli import ConfigOpt, console, get_config
+from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 
 
 def render(kind: str, payload: Any) -> None:
@@ -33,15 +33,15 @@ def render(kind: str, payload: Any) -> None:
 
 
 def pipeline(raw: Annotated[Path, typer.Option(help="Raw directory in the data contract.")],
-             as_of: Annotated[str | None, typer.Option("--as-of", help="Reference time (ISO, UTC if naive).",
-                                                       show_default="as_of, else the latest raw event")] = None,
+             as_of: Annotated[str | None, typer.Option("--as-of", help="Reference time (UTC).")] = None,
              config: ConfigOpt = None) -> None:
     """Run every batch stage on RAW and print where the outputs and the report are."""
     from pipelines.batch.job import run_batch
     from pipelines.common.times import parse_as_of
 
     cfg = get_config(config, as_of=parse_as_of(as_of))
-    outputs = run_batch(cfg, raw, report=render)
+    with progress_display() as progress:
+        outputs = run_batch(cfg, raw, report=render, progress=progress)
     console.rule("[bold green]done")
     for name, where in outputs.items():
         console.print(f"{name:>12}: {where}")

@@ -10,6 +10,7 @@ from typing import Any
 
 from pipelines.common.config import PowerTierConfig
 from pipelines.common.errors import UserError
+from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.workspace import Workspace
 from pipelines.storage import feast_store
 from pipelines.storage.curated import load_curated
@@ -19,21 +20,42 @@ from pipelines.storage.curated import load_curated
 Report = Callable[[str, Any], None]
 
 
-def run_batch(cfg: PowerTierConfig, raw: Path, report: Report) -> dict[str, str]:
-    """ingest -> features -> embed -> apply -> materialize -> train -> score; returns output paths."""
+STEPS = ("ingest", "features build", "embed", "features apply + materialize", "train", "score")
+PIPELINE_TASK = "pipeline: " + " -> ".join(STEPS)
+
+
+def run_batch(cfg: PowerTierConfig, raw: Path, report: Report, progress: Progress = NO_PROGRESS) -> dict[str, str]:
+    """ingest -> features -> embed -> apply -> materialize -> train -> score; returns output paths.
+    ``progress`` gets one task for the whole path (a step each) plus each step's own tasks."""
     from pipelines.ingest.job import run_ingest
 
     ws = Workspace(cfg.data_dir)
+    progress.start(PIPELINE_TASK, len(STEPS))
+    report = _counting_steps(report, progress)
     report("step", "ingest")
     report("ingest", (run_ingest(cfg, raw), ws))
-    cfg = rebuild_features(cfg, report)
+    cfg = rebuild_features(cfg, report, progress)
     outputs = {"curated": str(ws.curated / "manifest.json"), "features": str(ws.features),
                "feast": str(ws.feast / "feature_store.yaml")}
-    outputs.update(_train_and_score(cfg, report))
+    outputs.update(_train_and_score(cfg, report, progress))
+    progress.finish(PIPELINE_TASK)
     return outputs
 
 
-def rebuild_features(cfg: PowerTierConfig, report: Report) -> PowerTierConfig:
+def _counting_steps(report: Report, progress: Progress) -> Report:
+    """``report`` that also counts each finished step on the pipeline task (a step ends when the next starts)."""
+    started: list[str] = []
+
+    def counted(kind: str, payload: Any) -> None:
+        if kind == "step":
+            if started:
+                progress.advance(PIPELINE_TASK)
+            started.append(payload)
+        report(kind, payload)
+    return counted
+
+
+def rebuild_features(cfg: PowerTierConfig, report: Report, progress: Progress = NO_PROGRESS) -> PowerTierConfig:
     """features -> embed -> apply -> materialize on the curated data (shared by ``pipeline`` and
     ``retrain``); returns ``cfg`` with ``as_of`` fixed to the data's, so train and score agree."""
     from pipelines.features.job import build_transactions
@@ -45,15 +67,15 @@ def rebuild_features(cfg: PowerTierConfig, report: Report) -> PowerTierConfig:
     rows, _ = build_transactions(cfg)
     report("note", f"user_transactions: {rows:,} rows")
     report("step", "embed")
-    _embed_or_skip(cfg, tables, report)
+    _embed_or_skip(cfg, tables, report, progress)
     report("step", "features apply + materialize")
     store = feast_store.open_store(cfg)
     feast_store.apply(store, cfg)
-    feast_store.materialize(store, cfg, end=cfg.as_of)
+    feast_store.materialize(store, cfg, end=cfg.as_of, progress=progress)
     return cfg
 
 
-def _embed_or_skip(cfg: PowerTierConfig, tables: dict, report: Report) -> None:
+def _embed_or_skip(cfg: PowerTierConfig, tables: dict, report: Report, progress: Progress) -> None:
     """Embed review/search texts, or say why not (the text views then stay empty: nulls)."""
     from pipelines.embed.job import run_embed
 
@@ -61,16 +83,17 @@ def _embed_or_skip(cfg: PowerTierConfig, tables: dict, report: Report) -> None:
         report("skip", "embed: no reviews or searches table; the model will use Y only")
         feast_store.ensure_tables(cfg)
         return
-    report("embed", run_embed(cfg))
+    report("embed", run_embed(cfg, progress=progress))
 
 
-def _train_and_score(cfg: PowerTierConfig, report: Report) -> dict[str, str]:
+def _train_and_score(cfg: PowerTierConfig, report: Report, progress: Progress) -> dict[str, str]:
     """Train on default cutoffs and score active users, or say why the data cannot support it."""
     from pipelines.train.job import score_users, train_run
 
     report("step", "train")
     try:
-        run_dir = train_run(cfg, None, None, None, cfg.train.every_days, log=lambda line: report("train", line))
+        run_dir = train_run(cfg, None, None, None, cfg.train.every_days, log=lambda line: report("train", line),
+                            progress=progress)
     except UserError as exc:
         report("skip", f"train and score: {exc}")
         return {}

@@ -3,11 +3,12 @@ the mapping of :class:`~pipelines.common.errors.UserError` to one line on stderr
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -68,6 +69,45 @@ def library_output(verbose: bool) -> None:
         root.setLevel(logging.WARNING)
     else:
         root.addHandler(logging.NullHandler())
+
+
+class RichProgress:
+    """The one progress display of every command: a line per task with its bar, count, elapsed time
+    and ETA (a spinner while the total is unknown). Implements ``pipelines.common.progress.Progress``."""
+
+    def __init__(self, bar) -> None:  # noqa: ANN001 (rich.progress.Progress)
+        self.bar = bar
+        self.tasks: dict[str, Any] = {}
+
+    def start(self, task: str, total: float | None = None) -> None:
+        if task in self.tasks:
+            self.bar.reset(self.tasks[task], total=total)
+        else:
+            self.tasks[task] = self.bar.add_task(task, total=total)
+
+    def advance(self, task: str, n: float = 1) -> None:
+        if task not in self.tasks:
+            self.start(task)
+        self.bar.advance(self.tasks[task], n)
+
+    def finish(self, task: str) -> None:
+        if task in self.tasks:
+            t = next(x for x in self.bar.tasks if x.id == self.tasks[task])
+            done = t.total if t.total is not None else max(t.completed, 1)  # a spinner ends as 1/1
+            self.bar.update(t.id, total=done, completed=done)
+
+
+@contextlib.contextmanager
+def progress_display() -> Iterator[RichProgress]:
+    """A live display on stderr for the duration of one command."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = (SpinnerColumn(finished_text="[green]done"), TextColumn("{task.description}"), BarColumn(),
+               MofNCompleteColumn(), TextColumn("elapsed"), TimeElapsedColumn(), TextColumn("ETA"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=err_console, transient=False) as bar:
+        yield RichProgress(bar)
 
 
 def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:

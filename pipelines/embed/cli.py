@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pipelines.common.cli import ConfigOpt, console, err_console, get_config
+from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 from pipelines.common.config import PowerTierConfig
 
 if TYPE_CHECKING:
@@ -51,27 +50,11 @@ def embed(
 
 
 def run_with_progress(cfg: PowerTierConfig) -> dict[str, Any]:
-    """The embedding job with a rich progress bar (texts/s) on stderr."""
+    """The embedding job under the shared progress display (model load, then texts encoded)."""
     from pipelines.embed.job import run_embed
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[rate]} texts/s"), TimeElapsedColumn())
-    with Progress(*columns, console=err_console, transient=False) as bar:
-        task = bar.add_task("encoding", total=None, rate="-")
-        started = [time.perf_counter()]
-
-        def plan(total: int) -> None:
-            started[0] = time.perf_counter()  # the rate counts encoding only, not loading
-            bar.update(task, total=total, completed=0)
-
-        def advance(n: int) -> None:
-            bar.advance(task, n)
-            done = bar.tasks[0].completed
-            bar.update(task, rate=f"{done / max(time.perf_counter() - started[0], 1e-9):.0f}")
-
-        return run_embed(cfg, on_plan=plan, on_progress=advance)
+    with progress_display() as progress:
+        return run_embed(cfg, progress=progress)
 
 
 def print_summary(manifest: dict[str, Any]) -> None:

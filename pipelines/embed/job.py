@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from pipelines.common.config import PowerTierConfig
 from pipelines.common.errors import UserError
+from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.workspace import Workspace
 from pipelines.embed.plan import SOURCES, build_manifest, plan_encoding, prepare_sources
 from pipelines.storage.files import atomic_path, read_json, read_parquet, write_json
@@ -37,16 +38,17 @@ if TYPE_CHECKING:
 
 CHUNK_SIZE = 256
 MANIFEST = "embed_manifest.json"
-Progress = Callable[[int], None]
+Advance = Callable[[int], None]
+LOADING, ENCODING = "embed: loading the encoder", "embed: encoding texts"
 
 
 def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
-              on_plan: Progress | None = None, on_progress: Progress | None = None) -> dict[str, Any]:
+              progress: Progress = NO_PROGRESS) -> dict[str, Any]:
     """Run the embedding job on ``cfg.data_dir``; returns the manifest it wrote.
 
     ``model`` lets callers (tests, benchmarks) load the encoder once; without it the model is
     loaded only when something needs encoding (or its dimension is not yet recorded).
-    ``on_plan`` receives the number of texts to encode, ``on_progress`` each finished chunk's size.
+    ``progress`` gets the model load (no total) and the encoding (texts to encode, per chunk).
     """
     from embeddings.encoder import model_info, precision
     from pipelines.storage.models import encoder_label_end, model_key
@@ -60,18 +62,19 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     remove_partial(directory)
     info = model_info(model) if model is not None else read_model_info(directory)
     if info is None:
-        model = _load(cfg)
+        model = _load(cfg, progress)
         info = model_info(model)
     cached_keys, cached_vecs = load_cache(directory, info["dim"])
     kept, todo = plan_encoding(info["lowercase"], name, prepared, cached_keys)
     n_todo = sum(len(t) for t in todo.values())
     if n_todo and model is None:
-        model = _load(cfg)
+        model = _load(cfg, progress)
     if model is not None:
         write_model_info(directory, model_info(model))
-    if on_plan:
-        on_plan(n_todo)
-    written = _encode_missing(model, todo, directory, cfg.encoder.batch_size, on_progress) if n_todo else []
+    progress.start(ENCODING, n_todo)
+    written = _encode_missing(model, todo, directory, cfg.encoder.batch_size,
+                              lambda n: progress.advance(ENCODING, n)) if n_todo else []
+    progress.finish(ENCODING)
     keys = cached_keys.append(pd.Index([k for chunk, _ in written for k in chunk], dtype=object))
     vectors = np.vstack([cached_vecs, *[v for _, v in written]])
     profiles = _write_profiles(cfg, ws, kept, keys, vectors)
@@ -96,7 +99,7 @@ def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
 
 
 def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]], directory: Path,
-                    batch_size: int, on_progress: Progress | None) -> list[tuple[list[str], np.ndarray]]:
+                    batch_size: int, on_progress: Advance | None) -> list[tuple[list[str], np.ndarray]]:
     """Encode ``{kind: {key: text}}`` chunk by chunk in the fixed plan, writing one part per chunk.
 
     The plan sorts by (token count, key): a chunk then holds one or two token lengths, so the
@@ -119,13 +122,17 @@ def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]],
 
 
 
-def _load(cfg: PowerTierConfig) -> SentenceTransformer:
+def _load(cfg: PowerTierConfig, progress: Progress) -> SentenceTransformer:
+    """The encoder, shown as a task of its own (loading takes seconds before any text is encoded)."""
     from pipelines.storage.models import load_model
 
+    progress.start(LOADING)
     try:
         return load_model(cfg)
     except ValueError as exc:
         raise UserError(str(exc)) from exc
+    finally:
+        progress.finish(LOADING)
 
 
 

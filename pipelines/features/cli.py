@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.common.cli import ConfigOpt, console, get_config
+from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 from pipelines.common.errors import UserError
 
 features_app = typer.Typer(no_args_is_help=True, help="Transactional features in Feast.")
@@ -53,7 +53,8 @@ def materialize(end: Annotated[str | None, typer.Option(help="Materialize up to 
     if not feast_store.is_applied(store):
         raise UserError(f"the feature store in {cfg.data_dir / 'feast'} was never applied: run "
                         "`powertier features apply` first")
-    done = feast_store.materialize_views(store, cfg, end=until, full=full)
+    with progress_display() as progress:
+        done = feast_store.materialize_views(store, cfg, end=until, full=full, progress=progress)
     console.print(f"online store up to date as of {done.end.isoformat()}; {online_sync.describe(done.rebuilt)}")
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from feature_repo.names import PROJECT, REQUEST_TIME_FIELD
 from pipelines.common.config import PowerTierConfig, redis_url
+from pipelines.common.progress import NO_PROGRESS, Progress
 from feature_repo.timestamps import to_utc_us, ts_column
 from pipelines.storage.files import atomic_path, write_parquet, write_text
 from pipelines.common.workspace import Workspace
@@ -156,13 +157,14 @@ class Materialized:
 
 
 def materialize(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
-                views: list[str] | None = None, full: bool = False) -> datetime:
+                views: list[str] | None = None, full: bool = False, progress: Progress = NO_PROGRESS) -> datetime:
     """:func:`materialize_views`, returning the end time only."""
-    return materialize_views(store, cfg, end, views, full).end
+    return materialize_views(store, cfg, end, views, full, progress).end
 
 
 def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime | None = None,
-                      views: list[str] | None = None, full: bool = False) -> Materialized:
+                      views: list[str] | None = None, full: bool = False,
+                      progress: Progress = NO_PROGRESS) -> Materialized:
     """Load offline rows up to ``end`` (default: as_of, else now) into the online store.
 
     A view resumes where its last materialization ended (Feast's own ``materialize_incremental``
@@ -179,15 +181,20 @@ def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime
     for name in rebuild:  # forget first: a crash from here on makes the next run rebuild them
         online_sync.record(ws, token, name, None)
     online_sync.set_online_token(store, token)
-    for name in sorted(set(views or every) | set(rebuild), key=every.index):
+    names = sorted(set(views or every) | set(rebuild), key=every.index)
+    progress.start("materialize: feature views", len(names))
+    for name in names:
         fingerprint = online_sync.table_fingerprint(ws.feature_table(name))
         done = [i[1] for i in store.get_feature_view(name).materialization_intervals]
         start = max(done) if done and name not in rebuild else EPOCH
         if name in rebuild:
             online_sync.clear_online_view(store, name)
         if start < end:
-            store.materialize(start_date=start, end_date=end, feature_views=[name])
+            # Feast prints its own banner and a tqdm bar per view; the progress display replaces them.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                store.materialize(start_date=start, end_date=end, feature_views=[name])
         online_sync.record(ws, token, name, fingerprint)
+        progress.advance("materialize: feature views")
     return Materialized(end, rebuild)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pipelines.common.cli import ConfigOpt, console, get_config
+from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 
 RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, <data dir>/runs/latest).")]
 CONFIG = "from the config"
@@ -53,8 +53,9 @@ def train(cutoffs: Annotated[str | None, typer.Option(
     cfg = get_config(config, seed=seed, horizon_days=parse_days(horizon) if horizon else None,
                      train__split=split.value if split else None, train__test_fraction=test_fraction,
                      train__trials=trials, train__promote=promote.value if promote else None)
-    run_dir = train_run(cfg, cutoffs, parse_as_of(start, "--start"), parse_as_of(end, "--end"), parse_days(every),
-                        log=console.print)
+    with progress_display() as progress:
+        run_dir = train_run(cfg, cutoffs, parse_as_of(start, "--start"), parse_as_of(end, "--end"),
+                            parse_days(every), log=console.print, progress=progress)
     print_run(run_dir)
     print(run_dir)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from ranking import fairness
+from pipelines.common.progress import NO_PROGRESS, Progress
 from ranking.gate import GateRule, run_verdict
 from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame, segment_masks
 from ranking.model import TwoStageModel, fit_two_stage
@@ -36,12 +37,17 @@ class TrainedRun:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+TRAIN_TASK = "train: retrieve, fit main model, fit ablations, evaluate, report"
+TRAIN_STEPS = 5
+
+
 def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: list[str] | None = None,
-                     log: Callable[[str], None] = lambda _msg: None) -> TrainedRun:
+                     log: Callable[[str], None] = lambda _msg: None,
+                     progress: Progress = NO_PROGRESS) -> TrainedRun:
     """Split, fit the main model and the ablations, evaluate, explain and render the report.
 
     ``cfg`` is a PowerTierConfig; ``feature_names`` the service's feature list (default: inferred
-    from the frame)."""
+    from the frame); ``progress`` advances :data:`TRAIN_TASK` once per finished step."""
     params = TrainParams.from_config(cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -50,13 +56,16 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
         f"gap rows dropped {split.info['dropped_gap_rows']}")
     main = fit_two_stage(split.train, split.valid, params, feature_names)
     timings["fit_main_s"] = time.perf_counter() - t0  # main.notes_ go to run.json; `train` prints them once
+    progress.advance(TRAIN_TASK)
     models, skipped = fit_ablations(split.train, split.valid, params, feature_names, main)
+    progress.advance(TRAIN_TASK)
     for fs, why in skipped.items():
         log(f"ablation {fs} skipped: {why}")
     timings["fit_ablations_s"] = time.perf_counter() - t0 - timings["fit_main_s"]
     metrics, preds = evaluate(models, skipped, split.train, split.test, params, main.feature_set)
     metrics["importance"] = importance(main, split.test, params.seed)
     predictions = prediction_frame(split.test, preds, params)
+    progress.advance(TRAIN_TASK)
     verdict = run_verdict(metrics, GateRule.from_config(cfg) if hasattr(cfg, "train") else GateRule()).to_dict()
     metrics["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(split.test, main.spec_),
                                                     cfg.fairness.disparity_ratio, cfg.fairness.min_rows)
@@ -68,6 +77,7 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     html = build_report(metrics, predictions, metrics["importance"], info)
     config = cfg.public_dict() if hasattr(cfg, "public_dict") else params.to_dict()
     timings["total_s"] = time.perf_counter() - t0
+    progress.advance(TRAIN_TASK)
     return TrainedRun(main, metrics, predictions, html, config, split.info, skipped, verdict, timings)
 
 

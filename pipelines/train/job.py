@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.storage import feast_store
+from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
@@ -60,13 +61,14 @@ def new_run_dir(ws: Workspace, seed: int) -> Path:
 def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, feature_names: list[str] | None = None,
                  feature_service: str | None = None, encoder: dict[str, Any] | None = None,
                  log: Callable[[str], None] = lambda _msg: None,
-                 provenance: dict[str, Any] | None = None) -> dict[str, Any]:
+                 provenance: dict[str, Any] | None = None,
+                 progress: Progress = NO_PROGRESS) -> dict[str, Any]:
     """Fit and evaluate on ``frame``, save the run dir; returns a summary (notes, headline, timings).
     ``encoder`` e.g. ``{"id": "all-MiniLM-L6-v2", "dim": 384}``; ``provenance`` goes into ``run.json``."""
     from pipelines.storage.artifact import save_run
     from pipelines.train.flow import fit_and_evaluate, run_headline
 
-    run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log)
+    run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log, progress)
     save_run(run_dir, run.model, run.metrics, run.predictions, run.report_html, run.config, feature_service,
              feature_names or run.model.required_columns(), encoder, run.split, run.verdict, provenance)
     return {"run_dir": str(run_dir), "notes": run.model.notes_, "skipped": run.skipped, "timings": run.timings,
@@ -74,8 +76,10 @@ def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, featu
 
 
 def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None, end: datetime | None,
-              every_days: int, log: Callable[[str], None] = print) -> Path:
+              every_days: int, log: Callable[[str], None] = print, progress: Progress = NO_PROGRESS) -> Path:
     """labels -> historical retrieval through the feature service -> fit/evaluate/report -> run dir."""
+    from pipelines.train.flow import TRAIN_STEPS, TRAIN_TASK
+
     ws = Workspace(cfg.data_dir)
     store = feast_store.open_store(cfg)
     tables = load_curated(ws)
@@ -85,6 +89,7 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         cuts = default_cutoffs(cfg, data_as_of(cfg, tables))
     check_cutoffs(cfg, cuts, tables["users"])  # before any retrieval: seconds, not minutes
     log(f"training cutoffs: {', '.join(c.date().isoformat() for c in cuts)} (horizon {cfg.horizon_days}d)")
+    progress.start(TRAIN_TASK, TRAIN_STEPS)
     try:
         frame, features = training_frame(cfg, store, cuts, cfg.horizon_days)
     except LookupError as exc:
@@ -95,6 +100,7 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         raise UserError("the time split needs training rows at two or more cutoffs, and only one has any; "
                         "use more cutoffs or --split user")
     features, empty_views = drop_empty_views(frame, features)
+    progress.advance(TRAIN_TASK)
     for view in empty_views:
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
     run_dir = new_run_dir(ws, cfg.seed)
@@ -103,7 +109,7 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
     from pipelines.runs import tracking
 
     summary = run_training(frame, cfg, run_dir, features, SERVICE, encoder_info(ws), log=log,
-                           provenance=runs_job.provenance(ws))
+                           provenance=runs_job.provenance(ws), progress=progress)
     promote_run(ws, run_dir, summary["verdict"], cfg.train.promote, log)
     if cfg.tracking == "mlflow":
         log(f"mlflow: logged as run {runs_job.track(cfg, run_dir)} in {tracking.store_uri(cfg.data_dir)}")
