@@ -7,6 +7,8 @@ is configured in exactly one place.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
