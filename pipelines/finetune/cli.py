@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated
 
 import typer
@@ -9,25 +10,31 @@ import typer
 from pipelines.common.cli import ConfigOpt, console, get_config
 
 
+class Label(str, Enum):
+    log_pp = "log_pp"
+    tier_next = "tier_next"
+
+
 def finetune(
     end: Annotated[str | None, typer.Option(help="Training end: only labels available by then (default: data as-of).")] = None,
-    label: Annotated[str | None, typer.Option(help="log_pp | tier_next")] = None,
+    label: Annotated[Label | None, typer.Option(help="Target the encoder learns.",
+                                                show_default="finetune.label from the config")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Base encoder (default encoder.model).")] = None,
-    max_texts: Annotated[int | None, typer.Option(min=8, help="Training texts cap.")] = None,
-    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs searched.")] = None,
-    trials: Annotated[int | None, typer.Option(min=1, help="Optuna trials.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    max_texts: Annotated[int | None, typer.Option(min=8, help="Training texts cap.",
+                                                  show_default="finetune.max_texts from the config")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs searched.",
+                                               show_default="finetune.max_epochs from the config")] = None,
+    trials: Annotated[int | None, typer.Option(min=1, help="Optuna trials.",
+                                               show_default="finetune.trials from the config")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.", show_default="seed from the config")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Fine-tune the text encoder on training users' labels; prints the model directory last."""
-    from pipelines.common.errors import UserError
     from pipelines.common.times import parse_time
     from pipelines.finetune.job import run_finetune
     from pipelines.storage.files import read_json
 
-    if label not in (None, "log_pp", "tier_next"):
-        raise UserError("--label must be 'log_pp' or 'tier_next'")
-    cfg = get_config(config, seed=seed, encoder__model=model, finetune__label=label,
+    cfg = get_config(config, seed=seed, encoder__model=model, finetune__label=label.value if label else None,
                      finetune__max_texts=max_texts, finetune__max_epochs=epochs, finetune__trials=trials)
     run_dir = run_finetune(cfg, parse_time(end, "--end") if end else None, log=console.print)
     report = read_json(run_dir / "finetune.json")
