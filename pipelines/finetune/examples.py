@@ -31,8 +31,10 @@ def pair_texts(texts: pd.DataFrame, labels: pd.DataFrame, end: pd.Timestamp, lab
     usable = labels[labels["label_available_at"] <= end].copy()
     usable["target"] = (np.log1p(usable["purchasing_power"].clip(lower=0.0)) if label == "log_pp"
                         else usable["tier_next"])
-    usable = usable.dropna(subset=["target"]).sort_values("event_timestamp")
-    rows = texts[["user_id", "ts", "text"]].astype({"user_id": str}).sort_values("ts")
+    # One time resolution on both sides (curated tables are µs, built labels may be ns).
+    usable = usable.dropna(subset=["target"]).astype({"event_timestamp": "datetime64[us, UTC]"})
+    usable = usable.sort_values("event_timestamp")
+    rows = texts[["user_id", "ts", "text"]].astype({"user_id": str, "ts": "datetime64[us, UTC]"}).sort_values("ts")
     merged = pd.merge_asof(rows, usable[["user_id", "event_timestamp", "target"]].astype({"user_id": str}),
                            left_on="ts", right_on="event_timestamp", by="user_id", direction="forward")
     merged = merged.dropna(subset=["target"]).rename(columns={"event_timestamp": "cutoff"})
