@@ -33,7 +33,8 @@ def render(kind: str, payload: Any) -> None:
 
 
 def pipeline(raw: Annotated[Path, typer.Option(help="Raw directory in the data contract.")],
-             as_of: Annotated[str | None, typer.Option("--as-of", help="Reference time (UTC).")] = None,
+             as_of: Annotated[str | None, typer.Option("--as-of", help="Reference time (ISO, UTC if naive).",
+                                                       show_default="as_of, else the latest raw event")] = None,
              config: ConfigOpt = None) -> None:
     """Run every batch stage on RAW and print where the outputs and the report are."""
     from pipelines.batch.job import run_batch
