@@ -7,8 +7,10 @@ from pathlib import Path
 
 from feast import FileSource, PushSource
 
-VIEWS = ("user_transactions", "user_review_profile", "user_search_profile", "user_predictions")
-PUSHABLE = ("user_transactions", "user_review_profile", "user_search_profile")
+from feature_repo.names import EXPIRY_VIEW
+
+VIEWS = ("user_transactions", "user_review_profile", "user_search_profile", "user_predictions", EXPIRY_VIEW)
+PUSHABLE = ("user_transactions", "user_review_profile", "user_search_profile", EXPIRY_VIEW)
 
 
 def batch_source(features_dir: Path, view: str) -> FileSource:

@@ -13,7 +13,8 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feature_repo.data_sources import make_sources
 from feature_repo.entities import user_entity
 from feature_repo.feature_services import model_services
-from feature_repo.feature_views import predictions_view, profile_view, time_features_view, transactions_view
+from feature_repo.names import EXPIRY_VIEW
+from feature_repo.feature_views import expiry_view, predictions_view, profile_view, time_features_view, transactions_view
 
 
 @dataclass
@@ -38,6 +39,7 @@ def build_definitions(features_dir: Path, windows: list[int], tiers: list[str]) 
         "user_review_profile": profile_view(entity, sources["user_review_profile_push"], "review"),
         "user_search_profile": profile_view(entity, sources["user_search_profile_push"], "search"),
         "user_predictions": predictions_view(entity, sources["user_predictions"], tiers),
+        EXPIRY_VIEW: expiry_view(entity, sources[f"{EXPIRY_VIEW}_push"]),
     }
     views["user_time_features"] = time_features_view(views["user_transactions"])
     return Definitions(entity, sources, views, model_services(views))

@@ -12,7 +12,7 @@ from feast import Entity, FeatureView, Field, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Array, Float32, Float64, Int64, String
 
-from feature_repo.names import INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, transactional_feature_names
+from feature_repo.names import EXPIRY_VIEW, INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, transactional_feature_names
 from feature_repo.timestamps import ts_column
 
 # Rows are emitted whenever a value changes (including window expiries), so the latest row is
@@ -48,6 +48,18 @@ def profile_view(entity: Entity, source, kind: str) -> FeatureView:
                        schema=[Field(name=f"{kind}_embedding", dtype=Array(Float32)),
                                Field(name=f"{kind}_count", dtype=Int64), *_weight_field(kind), _ts_field(name)],
                        description=f"Profile vector of the user's {kind} texts as of t (docs/FEATURES.md).")
+
+
+def expiry_view(entity: Entity, source) -> FeatureView:
+    """``user_transactions_expiry``: when each windowed feature changes after the user's latest
+    event, and to what (``pipelines.features.expiry``). Serving only: in no model service."""
+    return FeatureView(name=EXPIRY_VIEW, entities=[entity], ttl=NO_TTL, online=True, source=source,
+                       schema=[Field(name="expiry_ts", dtype=Array(Float64),
+                                     description="Epoch s of the coming expiry rows, ascending."),
+                               Field(name="expiry_values", dtype=Array(Float64),
+                                     description="Their windowed features, row-major (NaN = null)."),
+                               _ts_field(EXPIRY_VIEW)],
+                       tags={"stage": "Y"}, description="Expiry schedule of user_transactions (docs/FEATURES.md).")
 
 
 def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:

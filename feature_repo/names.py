@@ -23,3 +23,15 @@ def transactional_feature_names(windows: list[int]) -> list[str]:
 
 INT_FEATURES_PREFIXES = ("orders_", "returns_", "cancels_", "category_count_", "lifetime_orders",
                          "searches_", "reviews_", "current_tier", "btyd_repeat_purchases")
+
+# Online expiry schedules of user_transactions (serving only; in no model service): per user, the
+# times after the last event at which a windowed feature changes, and the values from then on.
+EXPIRY_VIEW = "user_transactions_expiry"
+
+
+def expiring_feature_names(windows: list[int]) -> list[str]:
+    """The ``user_transactions`` features that change when an event leaves a window: the windowed
+    ones, named ``<what>_<N>d``."""
+    import re
+
+    return [n for n in transactional_feature_names(windows) if re.search(r"_\d+d$", n)]

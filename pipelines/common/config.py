@@ -121,6 +121,8 @@ class ServeConfig(_Section):
     stale_after_days: float = Field(30.0, gt=0, description="A prediction whose newest feature row is older "
                                     "than this is flagged stale (rows are written only when a value changes, "
                                     "so a quiet user's rows age too).")
+    event_segments_per_part: int = Field(2000, gt=0, description="Event-log segments (one per event) merged "
+                                         "into one part by the background compaction.")
 
 
 class PowerTierConfig(BaseSettings):

@@ -14,6 +14,8 @@ from feature_repo.timestamps import to_utc_us
 from pipelines.storage.files import write_parquet
 from pipelines.common.workspace import Workspace
 from pipelines.features.labels import build_labels
+from feature_repo.names import EXPIRY_VIEW
+from pipelines.features.expiry import event_times, expiry_schedules
 from pipelines.features.transactional import build_transactional_features
 
 
@@ -24,6 +26,8 @@ def build_transactions(cfg: PowerTierConfig) -> tuple[int, Path]:
     feats = build_transactional_features(t["users"], t["orders"], cfg.features.windows_days, cfg.tiers,
                                          tiers=t["tiers"], reviews=t["reviews"], searches=t["searches"])
     write_feature_table(ws, "user_transactions", feats)
+    schedules = expiry_schedules(feats, event_times(t), cfg.features.windows_days)
+    write_feature_table(ws, EXPIRY_VIEW, schedules)
     return len(feats), ws.feature_table("user_transactions")
 
 

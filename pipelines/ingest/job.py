@@ -17,7 +17,7 @@ import pyarrow as pa
 from pipelines.common.config import PowerTierConfig
 from pipelines.common.errors import UserError
 from pipelines.common.workspace import REQUIRED_TABLES, TABLES, Workspace
-from pipelines.ingest.parsing import RawTable, find_raw_file, parse_csv_bytes, parse_parquet_bytes
+from pipelines.ingest.parsing import RawTable, find_raw_file, frame_from_arrow, parse_csv_bytes, parse_parquet_bytes
 
 
 def read_raw_table(raw_dir: Path, table: str) -> RawTable | None:
@@ -35,6 +35,20 @@ def read_raw_table(raw_dir: Path, table: str) -> RawTable | None:
         raise UserError(f"{path}: unreadable {fmt} file ({exc})") from exc
     return RawTable(table, path, fmt, hashlib.sha256(data).hexdigest(), frame)
 
+
+def read_event_log(events_dir: Path, table: str) -> RawTable | None:
+    """The serving event log of ``table`` (``pipelines.storage.eventlog``: every logged event
+    once, in log order) as one raw table; None when nothing is logged."""
+    from pipelines.storage.eventlog import contract_rows, log_files
+
+    directory = events_dir / table
+    rows = contract_rows(directory)
+    if rows is None:
+        return None
+    digest = hashlib.sha256()
+    for path in log_files(directory):
+        digest.update(path.read_bytes())
+    return RawTable(table, directory, "parquet", digest.hexdigest(), frame_from_arrow(rows))
 
 
 def read_raw_dir(raw_dir: Path) -> dict[str, Any]:
@@ -82,8 +96,8 @@ def run_ingest(cfg: PowerTierConfig, raw_dir: Path) -> dict[str, Any]:
 
 
 def with_event_log(tables: dict[str, Any], events_dir: Path) -> dict[str, Any]:
-    """Append the serving event log (``<data dir>/events/<table>.parquet``, raw-contract rows sent to
-    ``/v1/events/*``) to the raw tables, so the next batch run includes fresh online events. They go
+    """Append the serving event log (``<data dir>/events/<table>/``, raw-contract rows sent to
+    ``/v1/events/*``, each event once) to the raw tables, so the next batch run includes fresh online events. They go
     through exactly the same validation; their ``source_row`` numbers continue after the raw file's."""
     from dataclasses import replace
 
@@ -93,7 +107,7 @@ def with_event_log(tables: dict[str, Any], events_dir: Path) -> dict[str, Any]:
         return tables
     out = dict(tables)
     for t in TABLES:
-        logged = read_raw_table(events_dir, t)
+        logged = read_event_log(events_dir, t)
         if logged is None or logged.frame.empty:
             continue
         base = out.get(t)

@@ -124,7 +124,11 @@ def _swallowed(span: list[str], fields: list[str], width: int) -> bool:
 
 def parse_parquet_bytes(data: bytes) -> pd.DataFrame:
     """Parse Parquet bytes; binary columns are decoded as UTF-8 with U+FFFD for bad bytes."""
-    table = pq.read_table(io.BytesIO(data))
+    return frame_from_arrow(pq.read_table(io.BytesIO(data)))
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """A raw frame (with provenance) from an Arrow table read from Parquet."""
     # Straight to nullable strings: cheaper than object columns converted later.
     frame = table.to_pandas(types_mapper={pa.string(): STRING_DTYPE, pa.large_string(): STRING_DTYPE}.get)
     for field in table.schema:

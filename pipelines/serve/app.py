@@ -42,7 +42,7 @@ from pipelines.serve.metrics import (
     build_metrics,
     render,
 )
-from pipelines.serve.predict import StoreUnavailable, lookup, score
+from pipelines.serve.predict import StoreUnavailable, look_ahead, lookup, score
 from pipelines.serve.schemas import (
     ACCEPTED,
     Health,
@@ -229,6 +229,11 @@ def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, cfg: PowerTie
         except StoreUnavailable as exc:
             state.breaker.failed(exc)
             raise
+        ahead = look_ahead(frame, state.predictor.ts_columns, as_of.timestamp()) if body.as_of else []
+        if ahead:  # the online store holds the latest rows only: a past moment would see the future
+            raise RequestValidationError([{"loc": ("body", "as_of"), "type": "value_error", "msg": (
+                f"as_of {as_of.isoformat()} is before the online features of {len(ahead)} user(s) "
+                f"({', '.join(ahead[:5])}); past moments are scored point-in-time by `powertier predict`")}])
         rows = score(state.predictor, frame, as_of=as_of, stale_after_s=stale_after_s)
         metrics.predictions.inc(len(rows))
         metrics.cold_starts.inc(sum(r["cold_start"] for r in rows))

@@ -1,17 +1,16 @@
-"""The serving stage's files: the run it serves (read once at start-up) and the event log that
-the next ``ingest`` includes (``<data dir>/events/<table>.parquet``)."""
+"""The serving stage's files: the run it serves (read once at start-up). The event log that the
+next ``ingest`` includes is ``pipelines.storage.eventlog`` (ingest reads it too)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from pipelines.serve.predict import Predictor, _split_service
 from pipelines.serve.scoring import FastScorer
+from feature_repo.names import EXPIRY_VIEW, expiring_feature_names
 from feature_repo.timestamps import ts_column
-from pipelines.storage.files import read_json, read_parquet, write_parquet
+from pipelines.storage.files import read_json
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 EVENT_TABLES = {"order": "orders", "review": "reviews", "search": "searches"}
 
 
-def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
+def load_predictor(store: FeatureStore, run_dir: Path, windows: list[int] | None = None) -> Predictor:
     """The run's model and its feature service (which must serve every model input)."""
     from pipelines.storage.artifact import load_model
 
@@ -41,19 +40,17 @@ def load_predictor(store: FeatureStore, run_dir: Path) -> Predictor:
     run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     run_id = run_json.get("run_id", run_dir.name)
     refs, on_demand = _split_service(store, service)
-    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model))
+    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model),
+                     _expiring(store, windows, features))
 
 
-
-def read_event_log(directory: Path) -> dict[str, pd.DataFrame]:
-    """Every logged event table (absent tables are left out)."""
-    return {t: read_parquet(directory / f"{t}.parquet") for t in EVENT_TABLES.values()
-            if (directory / f"{t}.parquet").exists()}
-
-
-
-def append_event(directory: Path, table: str, row: pd.DataFrame, log: dict[str, pd.DataFrame]) -> Path:
-    """Append the redacted contract row to the table's event log (atomic rewrite)."""
-    path = directory / f"{table}.parquet"
-    out = pd.concat([log[table], row], ignore_index=True) if table in log else row
-    return write_parquet(out, path)
+def _expiring(store: FeatureStore, windows: list[int] | None, features: list[str]) -> tuple[str, ...]:
+    """The windowed features to serve from the expiry schedule, if its view is registered (a
+    workspace applied before it existed serves the stored rows, as before)."""
+    if windows is None or EXPIRY_VIEW not in {v.name for v in store.list_feature_views()}:
+        return ()
+    names = expiring_feature_names(windows)
+    missing = [n for n in names if n not in features]
+    if missing:
+        raise ValueError(f"the feature service lacks windowed features {missing} of the expiry schedule")
+    return tuple(names)

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from feature_repo.names import REQUEST_TIME_FIELD
+from feature_repo.names import EXPIRY_VIEW, REQUEST_TIME_FIELD
+from feature_repo.timestamps import ts_column
+from pipelines.features.expiry import TS_FIELD, VALUES_FIELD, value_at
 from pipelines.serve.scoring import (
     Columns,
     FastScorer,
@@ -71,6 +73,7 @@ class Predictor:
     refs: list[str] | None = None  # stored features as "view:feature"; None = let Feast run everything
     on_demand: tuple[OnDemand, ...] = ()
     fast: FastScorer | None = None
+    expiring: tuple[str, ...] = ()  # windowed features served from the expiry schedule ("": not registered)
 
 
 def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[str] | None, tuple[OnDemand, ...]]:
@@ -117,14 +120,43 @@ def lookup(store: FeatureStore, pred: Predictor, user_ids: list[str], as_of: dat
             data = store.get_online_features(features=pred.service, entity_rows=rows).to_dict()
         else:
             rows = [{"user_id": str(u)} for u in user_ids]
-            data = store.get_online_features(features=pred.refs, entity_rows=rows).to_dict()
+            data = store.get_online_features(features=pred.refs + _expiry_refs(pred), entity_rows=rows).to_dict()
+        if pred.refs is None and pred.expiring:
+            data.update(store.get_online_features(features=_expiry_refs(pred), entity_rows=rows).to_dict())
     except store_errors() as exc:
         raise StoreUnavailable(f"online store unavailable: {exc}") from exc
+    if pred.expiring:
+        apply_expiry(data, pred.expiring, now)
     data[REQUEST_TIME_FIELD] = [now] * len(user_ids)
     for view in pred.on_demand:
         out = view.udf(_udf_input(data, view.inputs))
         data.update({c: [None if pd.isna(v) else float(v) for v in out[c]] for c in view.outputs})
     return {c: data[c] for c in ("user_id", *pred.features)}
+
+
+def _expiry_refs(pred: Predictor) -> list[str]:
+    return [f"{EXPIRY_VIEW}:{TS_FIELD}", f"{EXPIRY_VIEW}:{VALUES_FIELD}"] if pred.expiring else []
+
+
+def apply_expiry(data: Columns, names: tuple[str, ...], at_s: float) -> None:
+    """Bring each user's windowed features to ``at_s``: the stored row is exact as of its own time,
+    and the schedule says what changed since (events that left a window). In place."""
+    times, values = data.pop(TS_FIELD), data.pop(VALUES_FIELD)
+    row_ts = data[ts_column("user_transactions")]
+    for i in range(len(data["user_id"])):
+        entry = value_at(times[i], values[i], len(names), at_s, row_ts[i])
+        if entry is None:
+            continue
+        row_ts[i] = entry[0]
+        for name, value in zip(names, entry[1]):
+            data[name][i] = None if math.isnan(value) else value
+
+
+def look_ahead(data: Columns, ts_columns: list[str], at_s: float) -> list[str]:
+    """Users whose served features are newer than ``at_s``: answering for that moment would use
+    the future (a past moment is for batch ``predict``, which is point-in-time)."""
+    return [str(u) for i, u in enumerate(data["user_id"])
+            if any(data[c][i] is not None and data[c][i] > at_s + 1e-6 for c in ts_columns)]
 
 
 def _udf_input(data: Columns, inputs: list[str]) -> pd.DataFrame:

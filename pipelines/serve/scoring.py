@@ -10,9 +10,11 @@ ever differ, so a change of the model's design cannot silently skew serving.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -52,11 +54,43 @@ def _numbers(values: list[Any]) -> np.ndarray:
     return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
+def class_boosters(booster: lgb.Booster, num_iteration: int) -> list[lgb.Booster]:
+    """One single-output booster per class of a multiclass ``booster``, cut at ``num_iteration``:
+    the same trees (class ``k`` owns trees ``k, k + K, ...``), so raw scores and TreeSHAP
+    contributions equal that class's block of the full model exactly, at 1/K of the cost
+    (``pred_contrib`` of the tier model was most of a single-user prediction)."""
+    k_count = booster.num_model_per_iteration()
+    head, rest = booster.model_to_string(num_iteration=num_iteration).split("\nTree=", 1)
+    trees_part, tail = rest.split("\nend of trees", 1)
+    trees = re.split(r"\n(?=Tree=\d+\n)", "Tree=" + trees_part)
+    for key, value in (("num_class", "1"), ("num_tree_per_iteration", "1"), ("objective", "regression")):
+        head = re.sub(rf"\n{key}=[^\n]*", f"\n{key}={value}", head)
+    head = re.sub(r"\ntree_sizes=[^\n]*", "", head)  # byte offsets of the old trees: let LightGBM parse
+    return [lgb.Booster(model_str=head + "\n" + "\n".join(
+        re.sub(r"^Tree=\d+", f"Tree={j}", t) for j, t in enumerate(trees[k::k_count])) + "\nend of trees" + tail)
+        for k in range(k_count)]
+
+
 class FastScorer:
-    """Serving inference on arrays for one fitted model (holds references, computes nothing at init)."""
+    """Serving inference on arrays for one fitted model (holds references; the per-class tier
+    boosters are built on the first prediction, which the server makes at start-up)."""
 
     def __init__(self, model: TwoStageModel):
         self.model = model
+        self._per_class: list[lgb.Booster] | None = None
+
+    def _tier_contributions(self, Z: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
+        """Grouped contributions of each row's predicted tier, from that tier's trees only."""
+        m = self.model
+        t_it = m.tier_info_["best_iteration"]
+        if m.tier_booster_.num_model_per_iteration() < 2:
+            return group_contributions(m.tier_booster_, Z, m.feature_columns_, m.groups_, t_it, tier)
+        if self._per_class is None:
+            self._per_class = class_boosters(m.tier_booster_, t_it)
+        parts = [(np.flatnonzero(tier == k), k) for k in np.unique(tier)]
+        frames = [group_contributions(self._per_class[k], Z[rows], m.feature_columns_, m.groups_, 0).set_index(rows)
+                  for rows, k in parts]
+        return pd.concat(frames).sort_index()
 
     def columns(self) -> list[str]:
         """Z's columns as this scorer builds them (must equal ``model.feature_columns_``)."""
@@ -89,9 +123,8 @@ class FastScorer:
         reasons = top_reasons(group_contributions(m.pp_boosters_[obj], Z, m.feature_columns_, m.groups_, it), k)
         if m.tier_booster_ is None:
             return Outputs(pp, None, reasons, [[] for _ in reasons])
-        t_it = m.tier_info_["best_iteration"]
-        proba = gbm.predict_tier_proba(m.tier_booster_, Z, t_it)
-        tier = group_contributions(m.tier_booster_, Z, m.feature_columns_, m.groups_, t_it, np.argmax(proba, axis=1))
+        proba = gbm.predict_tier_proba(m.tier_booster_, Z, m.tier_info_["best_iteration"])
+        tier = self._tier_contributions(Z, np.argmax(proba, axis=1))
         return Outputs(pp, proba, reasons, top_reasons(tier, k))
 
 
@@ -128,6 +161,10 @@ def verify(scorer: FastScorer, data: Columns, rtol: float = 1e-9) -> str | None:
     if (fast.proba is None) != (ref.proba is None) or (
             fast.proba is not None and not np.allclose(fast.proba, ref.proba, rtol=rtol, atol=1e-15)):
         return "tier probabilities differ"
-    if [[r["group"] for r in row] for row in fast.reasons] != [[r["group"] for r in row] for row in ref.reasons]:
-        return "reasons differ"
+    for name in ("reasons", "tier_reasons"):
+        got, want = getattr(fast, name), getattr(ref, name)
+        if [[r["group"] for r in row] for row in got] != [[r["group"] for r in row] for row in want] or not np.allclose(
+                [r["contribution"] for row in got for r in row], [r["contribution"] for row in want for r in row],
+                rtol=rtol, atol=1e-12):
+            return f"{name} differ"
     return None

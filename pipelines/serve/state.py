@@ -110,7 +110,7 @@ def load_state(cfg: PowerTierConfig, run_dir: Path,
 
     started = time.perf_counter()
     store = open_store(cfg)
-    predictor = load_predictor(store, run_dir)
+    predictor = load_predictor(store, run_dir, cfg.features.windows_days)
     lock = threading.Lock() if cfg.online_store == "sqlite" else contextlib.nullcontext()
     events, error = None, None
     try:

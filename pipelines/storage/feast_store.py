@@ -136,7 +136,8 @@ def _arrow_types() -> dict:
     import pyarrow as pa
 
     return {"Int64": pa.int64(), "Float64": pa.float64(), "String": pa.string(),
-            "Float32": pa.float32(), "Array(Float32)": pa.list_(pa.float32())}
+            "Float32": pa.float32(), "Array(Float32)": pa.list_(pa.float32()),
+            "Array(Float64)": pa.list_(pa.float64())}
 
 
 def apply(store: "FeatureStore", cfg: PowerTierConfig) -> list[str]:

@@ -34,8 +34,9 @@ def _umask() -> int:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write to; renamed onto ``path`` if the block succeeds."""
+def atomic_path(path: Path, durable: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` if the block succeeds
+    (``durable``: fsynced before the rename, and the directory after it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -43,7 +44,11 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should read like any file
     try:
         yield Path(tmp)
+        if durable:
+            _fsync(tmp)
         os.replace(tmp, path)
+        if durable:
+            _fsync(path.parent)
     finally:
         Path(tmp).unlink(missing_ok=True)
 
@@ -82,11 +87,29 @@ def normalise_timestamps(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_parquet(df: pd.DataFrame, path: Path) -> Path:
-    """Write ``df`` atomically, timestamps as microsecond UTC."""
-    with atomic_path(path) as tmp:
+def write_parquet(df: pd.DataFrame, path: Path, durable: bool = False) -> Path:
+    """Write ``df`` atomically, timestamps as microsecond UTC; ``durable`` also fsyncs the file and
+    its directory (the serving event log: acknowledged means on disk)."""
+    with atomic_path(path, durable) as tmp:
         normalise_timestamps(df).to_parquet(tmp, index=False)
     return path
+
+
+def write_arrow(table: Any, path: Path, durable: bool = False) -> Path:
+    """:func:`write_parquet` for a ``pyarrow.Table``."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path, durable) as tmp:
+        pq.write_table(table, tmp)
+    return path
+
+
+def _fsync(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from embeddings.profiles import review_profiles, search_profiles
+from feature_repo.names import EXPIRY_VIEW
+from pipelines.features.expiry import event_times, expiry_schedules
 from pipelines.storage import feast_store
 from pipelines.storage.artifact import save_run
 from pipelines.common.config import PowerTierConfig, load_config
@@ -117,6 +119,8 @@ def build_workspace(data_dir: Path, online_store: str = "sqlite", train: bool = 
                                          tiers=tables["tiers"], reviews=tables["reviews"],
                                          searches=tables["searches"])
     feast_store.write_feature_table(ws, "user_transactions", feats)
+    feast_store.write_feature_table(ws, EXPIRY_VIEW, expiry_schedules(feats, event_times(tables),
+                                                                      cfg.features.windows_days))
     half_life = cfg.features.search_half_life_days
     feast_store.write_feature_table(ws, "user_review_profile",
                                     profile_table(tables["reviews"], "text", "review", half_life, dim))

@@ -20,6 +20,7 @@ from pipelines.serve.logs import JsonFormatter
 from pipelines.serve.predict import check_fast_path, lookup, score
 from pipelines.serve.scoring import FastScorer, verify
 from pipelines.common.workspace import Workspace
+from pipelines.storage.eventlog import contract_rows
 from pipelines.features.transactional import build_transactional_features
 from tests.support.pit_data import TIERS
 from tests.support.serve_data import AS_OF, RUN_ID, SERVICE, build_workspace, fake_encoder, fake_vector, wait_until
@@ -173,8 +174,9 @@ def test_array_scorer_is_verified_against_model_predict(client):
 
 
 def _event_log(cfg, table):
-    path = Workspace(cfg.data_dir).events / f"{table}.parquet"
-    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["user_id"])
+    """The logged contract rows of ``table`` (every segment and part of the event log)."""
+    rows = contract_rows(Workspace(cfg.data_dir).events / table)
+    return rows.to_pandas() if rows is not None else pd.DataFrame(columns=["user_id"])
 
 
 def test_order_event_is_reflected_by_the_next_predict(client, cfg):
@@ -279,11 +281,19 @@ def test_invalid_events_are_rejected_with_the_ingest_reason(client, cfg, kind, c
     assert {t: len(_event_log(cfg, t)) for t in before} == before  # nothing logged
 
 
-def test_repeated_event_id_is_a_conflict(client):
+def test_identical_retry_is_replayed_and_a_reused_id_is_a_conflict(client, cfg):
+    """Item 3 (issue 14): a retry of an accepted event is answered again (202, replayed) without
+    counting twice; the same id with other values is 409."""
     body = {**BASE_ORDER, "order_id": "live-dup"}
-    assert client.post("/v1/events/order", json=body).status_code == 202
+    first = client.post("/v1/events/order", json=body)
+    assert first.status_code == 202 and first.json()["replayed"] is False
+    spend = _online(cfg, "u10", pd.Timestamp(BASE_ORDER["ts"]))["lifetime_spend"]
     again = client.post("/v1/events/order", json=body)
-    assert again.status_code == 409 and again.json()["reason"] == "duplicate_id"
+    assert again.status_code == 202 and again.json()["replayed"] is True
+    assert _online(cfg, "u10", pd.Timestamp(BASE_ORDER["ts"]))["lifetime_spend"] == pytest.approx(spend)
+    other = client.post("/v1/events/order", json={**body, "amount": 11.0})
+    assert other.status_code == 409 and other.json()["reason"] == "duplicate_id"
+    assert (_event_log(cfg, "orders")["order_id"] == "live-dup").sum() == 1
 
 
 def test_readyz_is_503_when_the_sqlite_store_is_gone(client, cfg):

@@ -1,0 +1,25 @@
+"""The array scorer's per-class tier boosters (issue 14, item 13): the same raw scores and
+TreeSHAP contributions as the multiclass model, from a quarter of the trees."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+
+from pipelines.serve.scoring import class_boosters
+
+
+def test_class_boosters_reproduce_each_class_of_the_multiclass_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 8))
+    y = np.digitize(X[:, :3].sum(axis=1), [-1.5, 0.0, 1.5])
+    booster = lgb.train({"objective": "multiclass", "num_class": 4, "verbose": -1, "num_threads": 1,
+                         "num_leaves": 7, "min_data_in_leaf": 5}, lgb.Dataset(X, y), 25)
+    best = 18  # cut before the end, as early stopping does
+    full = booster.predict(X[:40], pred_contrib=True, num_iteration=best).reshape(40, 4, -1)
+    raw = booster.predict(X[:40], raw_score=True, num_iteration=best)
+    parts = class_boosters(booster, best)
+    assert [b.num_trees() for b in parts] == [best] * 4
+    for k, part in enumerate(parts):
+        np.testing.assert_array_equal(part.predict(X[:40], pred_contrib=True), full[:, k])
+        np.testing.assert_array_equal(part.predict(X[:40], raw_score=True), raw[:, k])
