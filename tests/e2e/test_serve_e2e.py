@@ -47,8 +47,11 @@ def test_powertier_serve_over_http_with_auth_events_and_graceful_shutdown(cfg, t
         ts = pd.Timestamp(AS_OF) + pd.Timedelta(days=5)
         event = {"user_id": "u11", "ts": ts.isoformat(), "amount": 99.5, "status": "completed"}
         assert http.post("/v1/events/order", json=event, headers=key).status_code == 202
-        after = http.post("/v1/predict", json={"user_ids": ["u11"]}, headers=key).json()["predictions"][0]
+        # At a moment before any of the event's windows expire, the newest feature row is the event's.
+        soon = {"user_ids": ["u11"], "as_of": (ts + pd.Timedelta(hours=1)).isoformat()}
+        after = http.post("/v1/predict", json=soon, headers=key).json()["predictions"][0]
         assert pd.Timestamp(after["feature_timestamp"]) == ts
+        assert http.post("/v1/predict", json={"user_ids": ["u11"]}, headers=key).status_code == 200
         assert 'route="/v1/predict",status="200"' in http.get("/metrics").text
         proc.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the lifespan shutdown, then re-raises the signal for the exit status.
