@@ -84,6 +84,8 @@ class EventAccepted(_Strict):
     accepted: bool = True
     table: str = Field(description="Raw table the event belongs to (orders, reviews, searches).")
     user_id: str
+    replayed: bool = Field(description="True when this id was already logged with the same values (a retry): "
+                                       "the rows were recomputed and pushed again, the event counts once.")
     updated_views: list[str] = Field(description="Feature views whose online row changed.")
     text_skipped: str | None = Field(description="Why a review/search text did not enter the profile "
                                                  "(too short, spam), else null.")
