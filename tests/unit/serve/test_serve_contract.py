@@ -69,7 +69,8 @@ def test_predict_answers_in_the_published_shape_with_feature_age(client):
     known, cold = parsed.predictions
     assert known.tier_reasons_class == known.tier is not None and known.tier_reasons
     age = (as_of - known.feature_timestamp).total_seconds()
-    assert known.feature_age_seconds == pytest.approx(age) and age >= 3 * 86400
+    # The newest row may be an expiry row after AS_OF (windows expire online too), never after as_of.
+    assert known.feature_age_seconds == pytest.approx(age) and age >= 0
     assert known.stale is (age > 30 * 86400)
     assert cold.cold_start and cold.feature_age_seconds is None and cold.stale is None
 
