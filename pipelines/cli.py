@@ -20,7 +20,7 @@ from pipelines.ingest import cli as stage_ingest
 from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
-from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, get_config, library_output, writes_workspace
+from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, err_console, get_config, library_output, writes_workspace
 from pipelines.retrain import cli as retrain_cli
 from pipelines.runs import cli as runs_cli
 
@@ -52,8 +52,12 @@ def root(
 
 @config_app.command("show")
 def config_show(config: ConfigOpt = None) -> None:
-    """Print the effective config (YAML < environment < CLI)."""
-    console.print_json(json.dumps(get_config(config).public_dict()))
+    """Print the effective config (YAML < environment < CLI), then where it runs (engine: local|ray)."""
+    from pipelines.common.ray_engine import describe_engine
+
+    cfg = get_config(config)
+    console.print_json(json.dumps(cfg.public_dict()))
+    err_console.print(describe_engine(cfg))
 
 
 app.command("generate")(stage_generate.generate)

@@ -112,7 +112,7 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
             reference = dtrain
         dvalid = make_dataset(Zva, pp_target(objective, yva), names, reference=dtrain, init_score=offset(Zva, extra))
         booster, params, history = tune({**base_params(p), **obj_params}, dtrain, dvalid, p.trials, p.seed,
-                                        p.num_boost_round, p.early_stopping_rounds)
+                                        p.num_boost_round, p.early_stopping_rounds, p.parallel_trials)
         it = int(booster.best_iteration)
         if objective == "log1p_l2":  # Duan's smearing: E[exp(e)] of the training residuals on the log scale
             extra["smear"] = float(np.mean(np.exp(np.log1p(ytr) - booster.predict(Ztr, num_iteration=it))))
@@ -152,7 +152,7 @@ def fit_tier(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
     dvalid = make_dataset(Zva, yva, names, weight=weights[yva], reference=dtrain)
     base = {**base_params(p), "objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
     booster, params, history = tune(base, dtrain, dvalid, p.trials, p.seed, p.num_boost_round,
-                                    p.early_stopping_rounds)
+                                    p.early_stopping_rounds, p.parallel_trials)
     info = {"best_iteration": int(booster.best_iteration), "params": params, "trials": history,
             "class_weights": weights.tolist()}
     return booster, info

@@ -19,6 +19,7 @@ class TrainParams:
     projection: str = "pca"
     projection_dims: int = 16
     trials: int = 4
+    parallel_trials: int = 1
     num_boost_round: int = 400
     early_stopping_rounds: int = 30
     num_threads: int = 1
@@ -32,6 +33,7 @@ class TrainParams:
         values = dict(
             tiers=tuple(cfg.tiers), horizon_days=int(cfg.horizon_days), seed=int(cfg.seed),
             projection=train.projection, projection_dims=int(train.projection_dims), trials=int(train.trials),
+            parallel_trials=int(getattr(train, "parallel_trials", 1)),
             num_boost_round=int(train.num_boost_round), early_stopping_rounds=int(train.early_stopping_rounds),
             num_threads=int(getattr(train, "num_threads", 1)), split=train.split,
             test_fraction=float(train.test_fraction),

@@ -7,7 +7,7 @@ import os
 import pytest
 
 # Fixtures that build shared workspaces live with their data builders in tests/support/.
-pytest_plugins = ["tests.support.backtest_data"]
+pytest_plugins = ["tests.support.backtest_data", "tests.support.ray_cluster"]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

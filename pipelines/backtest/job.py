@@ -20,6 +20,7 @@ import pandas as pd
 from pipelines.common.errors import UserError
 from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.config import PowerTierConfig
+from pipelines.common.ray_engine import map_tasks
 from pipelines.storage.curated import load_curated
 from feature_repo.timestamps import TS_SUFFIX
 from pipelines.storage.files import atomic_dir, point_link, read_json, write_json, write_parquet, write_text
@@ -168,6 +169,12 @@ def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds:
     return pd.DataFrame(rows, columns=["column", "kind", "psi"])
 
 
+def _cutoff_task(cutoff: pd.Timestamp, frame: pd.DataFrame, plan: BacktestPlan, params: TrainParams,
+                 feature_names: list[str], psi_threshold: float, fair: Any = None) -> CutoffResult:
+    """:func:`run_cutoff` with the cutoff first: the unit of work of one (Ray) task."""
+    return run_cutoff(frame, plan, cutoff, params, feature_names, psi_threshold, fair)
+
+
 def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, params: TrainParams,
                feature_names: list[str], psi_threshold: float, fair: Any = None) -> CutoffResult:
     """Guard, fit, score and measure drift at one cutoff, from the already retrieved ``frame``."""
@@ -243,10 +250,12 @@ def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestam
     progress.start("backtest: cutoffs (train, score, evaluate)", len(plan.cutoffs))
     retrieval_s = time.perf_counter() - t0
     params = TrainParams.from_config(cfg)
-    parts = []
-    for c in plan.cutoffs:
-        parts.append(run_cutoff(frame, plan, c, params, names, cfg.backtest.psi_threshold, cfg.fairness))
-        s = parts[-1].summary
+    # Each cutoff is independent given the one retrieved frame: Ray tasks under engine: ray
+    # (the frame goes to the object store once), in order here otherwise; same results either way.
+    parts = map_tasks(cfg, _cutoff_task, list(plan.cutoffs), frame, plan, params, names, cfg.backtest.psi_threshold,
+                      cfg.fairness)
+    for part in parts:
+        s = part.summary
         if s["dropped_views"]:  # counts and times per cutoff are in the summary table
             log(f"{s['cutoff']}: no vectors for {', '.join(s['dropped_views'])}; trained without them")
         progress.advance("backtest: cutoffs (train, score, evaluate)")

@@ -77,6 +77,8 @@ class TrainConfig(_Section):
     split: Literal["time", "user"] = "time"
     test_fraction: float = Field(0.2, gt=0, lt=1)
     trials: int = Field(4, ge=0, description="Optuna trials per LightGBM model (0 = defaults only).")
+    parallel_trials: int = Field(1, ge=1, description="Trials sampled together and fitted in parallel threads; "
+                                 "results depend on this number and the seed, never on timing or the engine.")
     projection: Literal["pca", "none"] = "pca"
     projection_dims: int = Field(16, gt=0, description="Dimensions kept per text view.")
     num_boost_round: int = Field(400, gt=0)
@@ -125,6 +127,22 @@ class ServeConfig(_Section):
                                          "into one part by the background compaction.")
 
 
+class RayConfig(_Section):
+    """Where and how ``engine: ray`` runs (ignored by ``engine: local``); see docs/SCALE.md."""
+
+    address: str = Field("", description="'' starts a local Ray cluster on loopback inside the command; 'auto' "
+                         "joins the cluster already running on this machine; 'ray://host:port' joins a remote one.")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster (default: all of this machine).")
+    object_store_mb: int | None = Field(None, ge=64, description="Object-store memory of a local cluster in MiB "
+                                        "(default: Ray's choice, 30% of RAM).")
+    encoder_actors: int = Field(2, ge=1, description="Encoder actors of the embedding job (each loads the model once).")
+    cpus_per_encoder: float = Field(1.0, gt=0, description="CPUs reserved per encoder actor.")
+    gpus_per_encoder: float | None = Field(None, ge=0, description="GPUs per encoder actor (default: 1 when the "
+                                           "cluster has GPUs, else 0).")
+    users_per_partition: int = Field(100_000, ge=1, description="Users per Ray task of the features build.")
+    cpus_per_task: float = Field(1.0, gt=0, description="CPUs reserved per feature-build or backtest-cutoff task.")
+
+
 class PowerTierConfig(BaseSettings):
     """Effective configuration of one PowerTier workspace."""
 
@@ -141,6 +159,10 @@ class PowerTierConfig(BaseSettings):
     online_store: Literal["sqlite", "redis"] = "sqlite"
     tracking: Literal["none", "mlflow"] = Field("none", description="mlflow: also log every training run "
                                                 "(params, metrics, run dir) to a local MLflow store under <data dir>/mlflow.")
+    engine: Literal["local", "ray"] = Field("local", description="local: everything in this process. ray: Feast's "
+                                            "Ray offline store and compute engine, the embedding job on a Ray Data "
+                                            "actor pool, feature partitions and backtest cutoffs as Ray tasks.")
+    ray: RayConfig = RayConfig()
     ingest: IngestConfig = IngestConfig()
     features: FeatureConfig = FeatureConfig()
     encoder: EncoderConfig = EncoderConfig()

@@ -8,6 +8,7 @@ import pandas as pd
 
 from pipelines.common.errors import UserError
 from pipelines.common.config import PowerTierConfig
+from pipelines.common.ray_engine import map_tasks, uses_ray
 from pipelines.storage.curated import load_curated
 from pipelines.storage.feast_store import write_feature_table
 from feature_repo.timestamps import to_utc_us
@@ -23,12 +24,26 @@ def build_transactions(cfg: PowerTierConfig) -> tuple[int, Path]:
     """Compute ``user_transactions`` from the curated tables and write its offline table."""
     ws = Workspace(cfg.data_dir)
     t = load_curated(ws)
-    feats = build_transactional_features(t["users"], t["orders"], cfg.features.windows_days, cfg.tiers,
-                                         tiers=t["tiers"], reviews=t["reviews"], searches=t["searches"])
+    if uses_ray(cfg):
+        feats = build_partitioned(cfg, t)
+    else:
+        feats = build_transactional_features(t["users"], t["orders"], cfg.features.windows_days, cfg.tiers,
+                                             tiers=t["tiers"], reviews=t["reviews"], searches=t["searches"])
     write_feature_table(ws, "user_transactions", feats)
     schedules = expiry_schedules(feats, event_times(t), cfg.features.windows_days)
     write_feature_table(ws, EXPIRY_VIEW, schedules)
     return len(feats), ws.feature_table("user_transactions")
+
+
+def build_partitioned(cfg: PowerTierConfig, tables: dict) -> pd.DataFrame:
+    """``user_transactions`` built as one Ray task per partition of ``ray.users_per_partition``
+    users (equal to the whole build, see ``pipelines.features.partition``)."""
+    from pipelines.features import partition
+
+    parts = partition.split_by_user(tables, cfg.ray.users_per_partition)
+    frames = map_tasks(cfg, partition.build_partition, parts, list(cfg.features.windows_days), list(cfg.tiers),
+                       partition.buckets_of(tables))
+    return partition.combine(frames)
 
 
 def build_label_table(cfg: PowerTierConfig, cutoffs: list[pd.Timestamp], horizon_days: int) -> pd.DataFrame:

@@ -48,7 +48,7 @@ def _windowed(ev_code, ev_t, vals, q_code, q_t, days: int) -> np.ndarray:
 
 
 def _order_features(orders: pd.DataFrame, index: pd.Index, grid: pd.DataFrame,
-                    windows: list[int]) -> dict[str, np.ndarray]:
+                    windows: list[int], buckets: list[str]) -> dict[str, np.ndarray]:
     """Spend, counts, order value, discounts, returns and recency from orders."""
     q_code, q_t = grid["code"].to_numpy(), grid["t"].to_numpy()
     done = orders[orders["status"] == "completed"]
@@ -77,7 +77,7 @@ def _order_features(orders: pd.DataFrame, index: pd.Index, grid: pd.DataFrame,
     out["lifetime_spend"], out["lifetime_orders"] = life[:, 0], life[:, 1]
     last = latest_at(c_code, c_t, c_t.astype(float), q_code, q_t)
     out["last_order_ts_s"] = last / 1e6
-    out.update(_category_features(done, index, grid))
+    out.update(_category_features(done, index, grid, buckets))
     out.update(_btyd_statistics(c_code, c_t, amount, q_code, q_t))
     return out
 
@@ -109,11 +109,27 @@ def _btyd_statistics(code: np.ndarray, t: np.ndarray, amount: np.ndarray, q_code
             "btyd_mean_repeat_value": mean_repeat, "first_order_day_ts_s": first / 1e6}
 
 
-def _category_features(done: pd.DataFrame, index: pd.Index, grid: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Distinct categories and Shannon entropy (nats) of completed orders in the last 365 days."""
-    cats = done["category"].fillna("unknown").astype(str) if "category" in done else pd.Series("unknown", index=done.index)
+def _categories(done: pd.DataFrame) -> pd.Series:
+    if "category" not in done:
+        return pd.Series("unknown", index=done.index)
+    return done["category"].fillna("unknown").astype(str)
+
+
+def category_buckets(orders: pd.DataFrame) -> list[str]:
+    """Columns of the category entropy: the ``MAX_CATEGORIES`` most frequent categories of completed
+    orders, plus ``other`` when there are more, sorted. Computed once over ALL users, so a build
+    partitioned by user buckets (and sums) exactly as the whole build does."""
+    cats = _categories(orders[orders["status"] == "completed"])
     top = cats.value_counts().index[:MAX_CATEGORIES]
-    onehot = pd.get_dummies(cats.where(cats.isin(top), "other")).to_numpy(float)
+    return sorted(set(top) | ({"other"} if (~cats.isin(top)).any() else set()))
+
+
+def _category_features(done: pd.DataFrame, index: pd.Index, grid: pd.DataFrame,
+                       buckets: list[str]) -> dict[str, np.ndarray]:
+    """Distinct categories and Shannon entropy (nats) of completed orders in the last 365 days."""
+    cats = _categories(done)
+    coded = pd.Categorical(cats.where(cats.isin(buckets), "other"), categories=buckets)
+    onehot = pd.get_dummies(coded).to_numpy(float)
     counts = _windowed(_codes(done["user_id"], index), _us(done["ts"]), onehot,
                        grid["code"].to_numpy(), grid["t"].to_numpy(), LONG_DAYS)
     counts = np.clip(np.round(counts), 0, None)  # exact integers despite float sums
@@ -159,9 +175,11 @@ def _tier_feature(tiers: pd.DataFrame | None, tier_names: list[str], index: pd.I
 def build_transactional_features(users: pd.DataFrame, orders: pd.DataFrame, windows: list[int],
                                  tier_names: list[str], tiers: pd.DataFrame | None = None,
                                  reviews: pd.DataFrame | None = None,
-                                 searches: pd.DataFrame | None = None) -> pd.DataFrame:
+                                 searches: pd.DataFrame | None = None,
+                                 categories: list[str] | None = None) -> pd.DataFrame:
     """Rows of ``user_transactions``: ``user_id``, ``event_timestamp`` and every feature, one row per
-    (user, time at which any feature changes)."""
+    (user, time at which any feature changes). ``categories`` are the entropy's buckets (default:
+    :func:`category_buckets` of ``orders``; a partitioned build passes those of all users)."""
     index = pd.Index(users["user_id"].astype(str))
     done = orders[orders["status"] == "completed"]
     other = orders[orders["status"] != "completed"]
@@ -173,7 +191,8 @@ def build_transactional_features(users: pd.DataFrame, orders: pd.DataFrame, wind
     if tiers is not None and len(tiers):
         stamps.append((tiers["user_id"], tiers["ts"], []))
     grid = _grid(users, index, stamps)
-    feats = _order_features(orders, index, grid, windows)
+    feats = _order_features(orders, index, grid, windows,
+                           category_buckets(orders) if categories is None else categories)
     feats.update(_text_features(reviews, searches, index, grid))
     feats["current_tier"] = _tier_feature(tiers, tier_names, index, grid)
     signup = pd.Series(_us(users["signup_ts"]) / 1e6)

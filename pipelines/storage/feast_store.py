@@ -68,7 +68,28 @@ def store_settings(cfg: PowerTierConfig, redis_connection: str | None = None,
     # A long-lived server re-reads the registry at most once a minute.
     return {"project": PROJECT, "provider": "local",
             "registry": {"path": str(ws.feast / "registry.db"), "cache_ttl_seconds": 60},
-            "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3}
+            "online_store": online, "offline_store": {"type": "duckdb"}, "entity_key_serialization_version": 3,
+            **ray_settings(cfg)}
+
+
+# Feast's Ray store switches to a "windowed" join above this size, which matches a feature row
+# only inside the entity row's own time window (1 h by default): wrong for values that change
+# rarely. So every join is a broadcast join: a view's table must fit one worker's memory.
+RAY_BROADCAST_MB = 1_000_000
+
+
+def ray_settings(cfg: PowerTierConfig) -> dict[str, object]:
+    """``engine: ray``: Feast's Ray offline store (historical retrieval) and Ray compute engine
+    (materialization), on the cluster of ``ray.address``; nothing under ``engine: local``."""
+    if cfg.engine != "ray":
+        return {}
+    address = {"ray_address": cfg.ray.address} if cfg.ray.address else {}
+    offline = {"type": "ray", "storage_path": str(Workspace(cfg.data_dir).feast / "ray_staging"),
+               "broadcast_join_threshold_mb": RAY_BROADCAST_MB, **address}
+    # SQLite takes one writer at a time; Redis takes the engine's parallel writes.
+    engine = {"type": "ray.engine", "write_concurrency": 1 if cfg.online_store == "sqlite" else 4,
+              "broadcast_join_threshold_mb": RAY_BROADCAST_MB, **address}
+    return {"offline_store": offline, "batch_engine": engine}
 
 
 def repo_config(cfg: PowerTierConfig, offline_store: object | None = None,
@@ -78,6 +99,10 @@ def repo_config(cfg: PowerTierConfig, offline_store: object | None = None,
     from feast.repo_config import RepoConfig
 
     settings = store_settings(cfg, redis_options=redis_options)
+    if cfg.engine == "ray":
+        from pipelines.common.ray_engine import ensure_ray
+
+        ensure_ray(cfg)  # Feast's Ray store and engine reuse this process's connection
     config = RepoConfig(repo_path=str(Workspace(cfg.data_dir).feast), **settings)
     return config if offline_store is None else config.model_copy(update={"offline_store": offline_store})
 
@@ -232,7 +257,7 @@ def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service:
     features = _service(store, service)
     # Chunks bound peak memory: Feast's DuckDB join materialises every chunk in pandas (about
     # 6 GiB for 0.5M entity rows in one call); each chunk is an independent point-in-time join.
-    parts = [store.get_historical_features(entity_df=rows.iloc[i:i + RETRIEVAL_CHUNK], features=features).to_df()
+    parts = [_retrieve(store, rows.iloc[i:i + RETRIEVAL_CHUNK], features)
              for i in range(0, max(len(rows), 1), RETRIEVAL_CHUNK)]
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     if len(out) != len(rows):
@@ -241,6 +266,15 @@ def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service:
     out["event_timestamp"] = to_utc_us(out["event_timestamp"])
     keep = [c for c in entity_df.columns] + [f for f in service_features(store, service) if f not in entity_df.columns]
     return out[keep]
+
+
+def _retrieve(store: "FeatureStore", rows: pd.DataFrame, features) -> pd.DataFrame:
+    """One chunk's point-in-time join, through whichever offline store ``store`` is configured with."""
+    from pipelines.storage import feast_ray
+
+    if feast_ray.is_ray_store(store):
+        return feast_ray.historical(store, rows, features, [REQUEST_TIME_FIELD])
+    return store.get_historical_features(entity_df=rows, features=features).to_df()
 
 
 def online_features(store: "FeatureStore", user_ids: list[str], service: str,
