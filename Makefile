@@ -16,7 +16,7 @@ DEMO_SEED ?= 7
 DEMO_BT_START ?= 2025-12-01
 DEMO_BT_END ?= 2026-01-30
 
-.PHONY: venv demo test clean
+.PHONY: venv demo demo-ray test clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: $(STAMP)
 	$(VENV)/bin/powertier pipeline --raw data/raw
 	$(VENV)/bin/powertier backtest --start $(DEMO_BT_START) --end $(DEMO_BT_END) --every 30d
 	$(VENV)/bin/powertier finetune
+
+# The same demo with engine: ray on a local Ray cluster started by each command (docs/SCALE.md).
+demo-ray: export POWERTIER_ENGINE := ray
+demo-ray: demo
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q

@@ -67,12 +67,17 @@ def ensure_ray(cfg: PowerTierConfig) -> None:
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_DISABLE_IMPORT_WARNING", "1")
-    # Workers inherit these: offline model files, no tokenizer thread pools per worker.
-    env = {k: os.environ.get(k, v) for k, v in (("HF_HUB_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false"))}
-    runtime_env: dict[str, Any] = {"env_vars": env}
+    # Offline model files, no tokenizer thread pools per worker. A local cluster's workers inherit
+    # this process's environment; a joined cluster's get it (and the code) through a runtime env,
+    # which costs a setup step per worker, so only there.
+    for key, value in (("HF_HUB_OFFLINE", "1"), ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(key, value)
+    runtime_env: dict[str, Any] = {}
+    if cfg.ray.address:
+        runtime_env["env_vars"] = {k: os.environ[k] for k in ("HF_HUB_OFFLINE", "TOKENIZERS_PARALLELISM")}
     if cfg.ray.address.startswith("ray://"):
         runtime_env["working_dir"] = str(Path(__file__).resolve().parents[2])
-    ray.init(runtime_env=runtime_env, **init_kwargs(cfg))
+    ray.init(runtime_env=runtime_env or None, **init_kwargs(cfg))
 
 
 def map_tasks(cfg: PowerTierConfig, fn: Callable[..., R], items: Sequence[T], *shared: Any,
