@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from feature_repo.names import MODEL_SERVICES
 from pipelines.common.config import load_config
 from pipelines.common.workspace import Workspace
 from pipelines.features import partition
@@ -20,7 +21,7 @@ from tests.support.pit_data import TIERS, tricky_points, tricky_tables
 from tests.support.ray_cluster import ray_config
 
 WINDOWS = [7, 30, 90, 365]
-SERVICE = "purchasing_power_v1"
+SERVICE = MODEL_SERVICES["purchasing_power"]
 
 
 def _review_profiles(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
