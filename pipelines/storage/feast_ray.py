@@ -15,6 +15,7 @@ here and covered by ``tests/.../test_ray_feast.py``:
    and their features come back as nulls, as DuckDB returns them.
 4. List features come back as float64 lists, and a missing one as ``[]`` instead of null:
    they are cast back to float32 arrays, and ``[]`` to None.
+5. Its compute engine cannot materialize a view whose table has no rows: such views are skipped.
 """
 
 from __future__ import annotations
@@ -78,6 +79,16 @@ def keep_microseconds() -> None:
 
     ray_store.normalize_timestamp_columns = normalize_timestamp_columns
     ray_store.ensure_timestamp_compatibility = ensure_timestamp_compatibility
+
+
+def has_rows(view: Any) -> bool:
+    """Whether a feature view's offline table has rows. 5. Feast's Ray compute engine fails to
+    materialize an empty table ("Failed to load/filter dataset: 'NoneType' object has no attribute
+    'names'"), so :func:`pipelines.storage.feast_store.materialize` skips such views: nothing to load."""
+    import pyarrow.parquet as pq
+
+    source = getattr(view, "batch_source", None)
+    return source is None or pq.read_metadata(source.path).num_rows > 0
 
 
 def _non_empty_refs(store: "FeatureStore", service: Any) -> tuple[list[str], list[str]]:

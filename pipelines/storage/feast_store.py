@@ -200,7 +200,7 @@ def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime
     its offline table changed since, the online store is missing, empty or another one, or
     ``full``: then it is cleared online and loaded from the start (``online_sync``).
     """
-    from pipelines.storage import online_sync
+    from pipelines.storage import feast_ray, online_sync
 
     end = end or cfg.as_of or datetime.now(timezone.utc)
     ws = Workspace(cfg.data_dir)
@@ -217,7 +217,8 @@ def materialize_views(store: "FeatureStore", cfg: PowerTierConfig, end: datetime
         start = max(done) if done and name not in rebuild else EPOCH
         if name in rebuild:
             online_sync.clear_online_view(store, name)
-        if start < end:
+        # Feast's Ray engine fails on an empty table (nothing to load anyway): skip it there.
+        if start < end and (not feast_ray.is_ray_store(store) or feast_ray.has_rows(store.get_feature_view(name))):
             # Feast prints its own banner and a tqdm bar per view; the progress display replaces them.
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
                 store.materialize(start_date=start, end_date=end, feature_views=[name])
