@@ -5,8 +5,9 @@ Corpus: ``powertier generate``'s simulator, ingested with the real ingest stage.
 the outputs are checked byte-equal to the local ones, then timed (median of ``--runs``):
 
 * local: ``engine: local`` (the encoder loaded once, outside the timing, as in bench/embed.py);
-* ray-N: a fresh local cluster with N CPUs, N encoder actors (each loads its own model: inside
-  the timing, it is part of the Ray path's cost) and N feature partitions.
+* ray-N: a fresh local cluster with N CPUs and N feature partitions (the embedding job still
+  encodes in-process under engine: ray until its actor pool lands, docs/SCALE.md; its row then
+  shows the in-process cost with the model load).
 
 ``overhead`` is ray-N time minus local time / N ideal; ``start_s`` is the cluster start-up.
 

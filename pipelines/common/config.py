@@ -135,7 +135,8 @@ class RayConfig(_Section):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster (default: all of this machine).")
     object_store_mb: int | None = Field(None, ge=64, description="Object-store memory of a local cluster in MiB "
                                         "(default: Ray's choice, 30% of RAM).")
-    encoder_actors: int = Field(2, ge=1, description="Encoder actors of the embedding job (each loads the model once).")
+    encoder_actors: int = Field(2, ge=1, description="Encoder actors of the embedding job's Ray actor pool "
+                                "(not landed yet: docs/SCALE.md).")
     cpus_per_encoder: float = Field(1.0, gt=0, description="CPUs reserved per encoder actor.")
     gpus_per_encoder: float | None = Field(None, ge=0, description="GPUs per encoder actor (default: 1 when the "
                                            "cluster has GPUs, else 0).")
@@ -160,8 +161,8 @@ class PowerTierConfig(BaseSettings):
     tracking: Literal["none", "mlflow"] = Field("none", description="mlflow: also log every training run "
                                                 "(params, metrics, run dir) to a local MLflow store under <data dir>/mlflow.")
     engine: Literal["local", "ray"] = Field("local", description="local: everything in this process. ray: Feast's "
-                                            "Ray offline store and compute engine, the embedding job on a Ray Data "
-                                            "actor pool, feature partitions and backtest cutoffs as Ray tasks.")
+                                            "Ray offline store and compute engine, feature partitions and backtest "
+                                            "cutoffs as Ray tasks.")
     ray: RayConfig = RayConfig()
     ingest: IngestConfig = IngestConfig()
     features: FeatureConfig = FeatureConfig()

@@ -35,9 +35,9 @@ def describe_engine(cfg: PowerTierConfig) -> str:
     where = (f"joins the Ray cluster at {r.address}" if r.address else
              f"starts a local Ray cluster on loopback ({r.num_cpus or os.cpu_count()} CPUs)")
     gpus = "1 GPU each when the cluster has GPUs" if r.gpus_per_encoder is None else f"{r.gpus_per_encoder} GPUs each"
-    return (f"engine: ray - {where}; Feast Ray offline store + Ray compute engine; embedding on "
-            f"{r.encoder_actors} encoder actors ({r.cpus_per_encoder} CPUs, {gpus}); features build in tasks "
-            f"of {r.users_per_partition:,} users; backtest cutoffs as tasks ({r.cpus_per_task} CPUs each)")
+    return (f"engine: ray - {where}; Feast Ray offline store + Ray compute engine; features build in tasks "
+            f"of {r.users_per_partition:,} users; backtest cutoffs as tasks ({r.cpus_per_task} CPUs each); "
+            f"encoder actors: {r.encoder_actors} ({r.cpus_per_encoder} CPUs, {gpus})")
 
 
 def init_kwargs(cfg: PowerTierConfig) -> dict[str, Any]:
