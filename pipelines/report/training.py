@@ -70,8 +70,8 @@ def gate_section(gate: dict[str, Any] | None) -> Section | None:
     """The promotion gate's rule and verdict (``ranking.gate``), as stored in ``run.json``."""
     if not gate:
         return None
-    verdict = "passed: train moved runs/latest to this run" if gate.get("passed") else \
-        "NOT passed: runs/latest stayed where it was (promote by hand with `powertier runs promote`)"
+    verdict = "passed (train --promote gate makes this run the serving runs/latest)" if gate.get("passed") else \
+        "NOT passed (train --promote gate leaves runs/latest where it was; `powertier runs promote --force` overrides)"
     rows = [[name, count(c.get("wins")), count(c.get("compared")), ", ".join(c.get("losses", [])) or "–"]
             for name, c in gate.get("baselines", {}).items() if "skipped" not in c]
     return Section("Promotion gate", f"Rule: {gate.get('rule', '')}. Verdict: {verdict}.",
