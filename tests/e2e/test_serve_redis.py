@@ -4,6 +4,7 @@ then a Redis outage (503 fast, no hang, no traceback) and recovery after a resta
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 
 import pandas as pd
 import pytest
@@ -93,15 +94,19 @@ def test_late_event_still_reaches_redis(client, cfg):
 
 
 def test_redis_outage_gives_fast_503s_then_recovers(client, cfg, redis_server):
-    baseline = _predict(client, USERS).json()["predictions"]
+    # After every event the module's other tests pushed (a past as_of before them is refused).
+    now = datetime.now(timezone.utc)
+    first = _predict(client, USERS, now)
+    assert first.status_code == 200, first.text
+    baseline = first.json()["predictions"]
     redis_server.stop()
     late_starter = TestClient(create_app(cfg, Workspace(cfg.data_dir).runs / RUN_ID,
                                          encoder_factory=lambda _: fake_encoder))
     try:
         with late_starter:  # a server (re)started during the outage comes up, not ready
             assert late_starter.get("/readyz").status_code == 503
-            assert _predict(late_starter, USERS).status_code == 503
-        for call in (lambda: client.get("/readyz"), lambda: _predict(client, USERS),
+            assert _predict(late_starter, USERS, now).status_code == 503
+        for call in (lambda: client.get("/readyz"), lambda: _predict(client, USERS, now),
                      lambda: client.post("/v1/events/order", json={"user_id": "u03", "ts": AS_OF.isoformat(),
                                                                    "amount": 1.0, "status": "completed"})):
             start = time.monotonic()
@@ -115,5 +120,5 @@ def test_redis_outage_gives_fast_503s_then_recovers(client, cfg, redis_server):
         redis_server.start()
     waited = wait_until(lambda: client.get("/readyz").status_code == 200, 5.0, "readyz after the Redis restart")
     assert waited < 5.0
-    wait_until(lambda: _predict(client, USERS).status_code == 200, 5.0, "predict after the Redis restart")
-    assert _predict(client, USERS).json()["predictions"] == baseline  # persisted data came back
+    wait_until(lambda: _predict(client, USERS, now).status_code == 200, 5.0, "predict after the Redis restart")
+    assert _predict(client, USERS, now).json()["predictions"] == baseline  # persisted data came back
