@@ -4,7 +4,7 @@ Prometheus families; real responses validated against the published models."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from importlib.metadata import version
 
 import pytest
