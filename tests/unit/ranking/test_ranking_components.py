@@ -83,3 +83,20 @@ def test_linear_reference_contract_and_state_roundtrip():
         params, arrays = model.get_state()
         copy = LinearReference.from_state(params, arrays)
         np.testing.assert_array_equal(copy.decision_function(Z), model.decision_function(Z))
+
+
+def test_linear_reference_glm_converges_on_heavy_tailed_money_without_warnings():
+    """Issue 16: lbfgs stopped at max_iter on the Poisson GLM and printed a ConvergenceWarning in
+    every pipeline; the fit must converge (the same frame reproduced the warning before the fix)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    frame = synthetic_frame(n_users=300, n_cutoffs=4, seed=0)
+    Z = frame.select_dtypes("number").drop(columns=["purchasing_power", "tier_next"]).to_numpy(float)
+    y = frame["purchasing_power"].to_numpy(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = LinearReference().fit(Z, y)
+    # Converged Poisson GLM with an intercept: the fitted mean matches the training mean.
+    assert model.predict(Z).mean() == pytest.approx(y.mean(), rel=0.02)
