@@ -135,9 +135,11 @@ class RayConfig(_Section):
     num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster (default: all of this machine).")
     object_store_mb: int | None = Field(None, ge=64, description="Object-store memory of a local cluster in MiB "
                                         "(default: Ray's choice, 30% of RAM).")
-    encoder_actors: int = Field(2, ge=1, description="Encoder actors of the embedding job's Ray actor pool "
-                                "(not landed yet: docs/SCALE.md).")
-    cpus_per_encoder: float = Field(1.0, gt=0, description="CPUs reserved per encoder actor.")
+    encoder_actors: int = Field(2, ge=1, description="Encoder actors of the embedding job's Ray Data actor pool "
+                                "(each loads the model once).")
+    cpus_per_encoder: float = Field(1.0, gt=0, description="CPUs reserved per encoder actor (its torch threads "
+                                    "unless encoder.num_threads is set; vectors are bit-identical across engines "
+                                    "at the same thread count).")
     gpus_per_encoder: float | None = Field(None, ge=0, description="GPUs per encoder actor (default: 1 when the "
                                            "cluster has GPUs, else 0).")
     users_per_partition: int = Field(100_000, ge=1, description="Users per Ray task of the features build.")

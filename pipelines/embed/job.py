@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,8 +29,9 @@ import pyarrow.parquet as pq
 from pipelines.common.config import PowerTierConfig
 from pipelines.common.errors import UserError
 from pipelines.common.progress import NO_PROGRESS, Progress
+from pipelines.common.ray_engine import uses_ray
 from pipelines.common.workspace import Workspace
-from pipelines.embed.plan import SOURCES, build_manifest, plan_encoding, prepare_sources
+from pipelines.embed.plan import SOURCES, build_manifest, plan_chunks, plan_encoding, prepare_sources
 from pipelines.storage.files import atomic_path, read_json, read_parquet, write_json
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 CHUNK_SIZE = 256
 MANIFEST = "embed_manifest.json"
 Advance = Callable[[int], None]
+Encoded = tuple[list[str], np.ndarray, str, str | None]  # one chunk: keys, vectors, device, precision
 LOADING, ENCODING = "embed: loading the encoder", "embed: encoding texts"
 
 
@@ -50,7 +52,7 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     loaded only when something needs encoding (or its dimension is not yet recorded).
     ``progress`` gets the model load (no total) and the encoding (texts to encode, per chunk).
     """
-    from embeddings.encoder import model_info, precision
+    from embeddings.encoder import model_info
     from pipelines.storage.models import encoder_label_end, model_key
 
     started = time.perf_counter()
@@ -62,31 +64,41 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     remove_partial(directory)
     info = model_info(model) if model is not None else read_model_info(directory)
     if info is None:
-        model = _load(cfg, progress)
+        model = _load(_driver_cfg(cfg), progress)
         info = model_info(model)
     cached_keys, cached_vecs = load_cache(directory, info["dim"])
     kept, todo = plan_encoding(info["lowercase"], name, prepared, cached_keys)
     n_todo = sum(len(t) for t in todo.values())
     if n_todo and model is None:
-        model = _load(cfg, progress)
+        model = _load(_driver_cfg(cfg), progress)
     if model is not None:
         write_model_info(directory, model_info(model))
     progress.start(ENCODING, n_todo)
-    written = _encode_missing(model, todo, directory, cfg.encoder.batch_size,
+    written = _encode_missing(cfg, model, todo, directory,
                               lambda n: progress.advance(ENCODING, n)) if n_todo else []
     progress.finish(ENCODING)
-    keys = cached_keys.append(pd.Index([k for chunk, _ in written for k in chunk], dtype=object))
-    vectors = np.vstack([cached_vecs, *[v for _, v in written]])
+    keys = cached_keys.append(pd.Index([k for chunk, *_ in written for k in chunk], dtype=object))
+    vectors = np.vstack([cached_vecs, *[v for _, v, *_ in written]])
     profiles = _write_profiles(cfg, ws, kept, keys, vectors)
     manifest = build_manifest(prepared, profiles, [s.table for s in SOURCES if frames[s.table] is None])
     manifest.update(model=name, dim=int(info["dim"]), batch_size=cfg.encoder.batch_size,
-                    encoder_label_end=encoder_label_end(cfg.encoder.model),
-                    device=str(model.device) if model is not None else "none (nothing to encode)",
-                    precision=precision(model) if model is not None else None, cache_dir=str(directory),
+                    encoder_label_end=encoder_label_end(cfg.encoder.model), engine=cfg.engine,
+                    **_device(model, written), cache_dir=str(directory),
                     seconds=round(time.perf_counter() - started, 3))
     write_json(manifest, ws.embeddings / MANIFEST)
     return manifest
 
+
+
+def _device(model: SentenceTransformer | None, written: list[Encoded]) -> dict[str, str | None]:
+    """Device and precision that encoded (the actors' under ``engine: ray``), for the manifest."""
+    from embeddings.encoder import precision
+
+    if written:
+        return {"device": written[-1][2], "precision": written[-1][3]}
+    if model is not None:
+        return {"device": str(model.device), "precision": precision(model)}
+    return {"device": "none (nothing to encode)", "precision": None}
 
 
 def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
@@ -98,27 +110,43 @@ def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
 
 
 
-def _encode_missing(model: SentenceTransformer, todo: dict[str, dict[str, str]], directory: Path,
-                    batch_size: int, on_progress: Advance | None) -> list[tuple[list[str], np.ndarray]]:
-    """Encode ``{kind: {key: text}}`` chunk by chunk in the fixed plan, writing one part per chunk.
+def _encode_missing(cfg: PowerTierConfig, model: SentenceTransformer, todo: dict[str, dict[str, str]],
+                    directory: Path, on_progress: Advance | None) -> list[Encoded]:
+    """Encode ``{kind: {key: text}}`` in the fixed chunk plan, writing each chunk's part as soon as
+    it is encoded (a killed run keeps every finished part); ``(keys, vectors, device, precision)``
+    per chunk. ``engine: ray`` encodes on a Ray Data actor pool, the local engine with ``model``;
+    both run ``embeddings.encoder.encode`` on the same chunks, so they write the same parts."""
+    chunks = plan_chunks(model, todo, CHUNK_SIZE)
+    if uses_ray(cfg):
+        from pipelines.embed.ray_encode import encode_on_ray
 
-    The plan sorts by (token count, key): a chunk then holds one or two token lengths, so the
-    encoder's fixed-shape passes waste few filler rows and nothing is padded."""
-    from embeddings.encoder import encode, token_counts
-
+        stream = encode_on_ray(cfg, chunks, todo)
+    else:
+        stream = _encode_here(model, chunks, todo, cfg.encoder.batch_size)
     written = []
-    for kind, texts in todo.items():
-        order = list(texts)
-        counts = dict(zip(order, token_counts(model, [texts[k] for k in order], kind)))
-        keys = sorted(order, key=lambda k: (counts[k], k))
-        for lo in range(0, len(keys), CHUNK_SIZE):
-            chunk = keys[lo:lo + CHUNK_SIZE]
-            vectors = encode(model, [texts[k] for k in chunk], kind, batch_size)
-            write_part(directory, chunk, vectors)
-            written.append((chunk, vectors))
-            if on_progress:
-                on_progress(len(chunk))
+    for keys, vectors, device, prec in stream:
+        write_part(directory, keys, vectors)
+        written.append((keys, vectors, device, prec))
+        if on_progress:
+            on_progress(len(keys))
     return written
+
+
+def _encode_here(model: SentenceTransformer, chunks: list[tuple[str, list[str]]], todo: dict[str, dict[str, str]],
+                 batch_size: int) -> Iterator[Encoded]:
+    """The local engine: each chunk encoded in this process, in plan order."""
+    from embeddings.encoder import encode, precision
+
+    for kind, keys in chunks:
+        yield keys, encode(model, [todo[kind][k] for k in keys], kind, batch_size), str(model.device), precision(model)
+
+
+def _driver_cfg(cfg: PowerTierConfig) -> PowerTierConfig:
+    """The encoder this process loads: the configured one locally; under ``engine: ray`` only its
+    tokenizer is used here (to plan the chunks), so it loads on CPU and leaves GPUs to the actors."""
+    if not uses_ray(cfg):
+        return cfg
+    return cfg.model_copy(update={"encoder": cfg.encoder.model_copy(update={"device": "cpu", "precision": "fp32"})})
 
 
 

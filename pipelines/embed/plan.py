@@ -71,3 +71,21 @@ def build_manifest(prepared: dict, profiles: dict, missing: list[str]) -> dict[s
     notes = [f"{s.table}: no curated table, wrote an empty user_{s.profile}_profile"
              for s in SOURCES if s.table in missing]
     return {**total, "tables": tables, "profiles": profiles, "notes": notes}
+
+
+
+def plan_chunks(model: Any, todo: dict[str, dict[str, str]], size: int) -> list[tuple[str, list[str]]]:
+    """``(kind, keys)`` chunks of at most ``size`` texts, each the unit of one cache part.
+
+    Keys are sorted by (token count, key): a chunk then holds one or two token lengths, so the
+    encoder's fixed-shape passes waste few filler rows and nothing is padded. The plan depends on
+    the texts and the tokenizer only, so every engine writes the same parts."""
+    from embeddings.encoder import token_counts
+
+    chunks = []
+    for kind, texts in todo.items():
+        order = list(texts)
+        counts = dict(zip(order, token_counts(model, [texts[k] for k in order], kind)))
+        keys = sorted(order, key=lambda k: (counts[k], k))
+        chunks += [(kind, keys[lo:lo + size]) for lo in range(0, len(keys), size)]
+    return chunks
