@@ -47,6 +47,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class ServerExited(RuntimeError):
+    """The process under test ended before it was ready: waiting longer cannot help."""
+
+
 def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float = 0.05) -> float:
     """Poll ``check`` until it is true (bounded); returns the seconds waited."""
     start = time.monotonic()
@@ -54,6 +58,8 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, step: float
         try:
             if check():
                 return time.monotonic() - start
+        except ServerExited:
+            raise
         except Exception:  # noqa: BLE001 - not up yet: connection refused, timeouts, ...
             pass
         time.sleep(step)
@@ -146,7 +152,7 @@ def running_server(cmd: list[str], env: dict[str, str], health_url: str, log: Pa
     try:
         def up() -> bool:
             if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                raise ServerExited(f"{cmd[0]} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
             with contextlib.suppress(httpx.HTTPError):
                 return httpx.get(health_url, timeout=1.0).status_code == 200
             return False
