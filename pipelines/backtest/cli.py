@@ -17,9 +17,9 @@ def backtest(
     start: Annotated[str, typer.Option("--start", help="First cutoff (UTC), e.g. 2025-09-01.")],
     end: Annotated[str, typer.Option("--end", help="Last cutoff (UTC); its outcome window must have closed.")],
     every: Annotated[str, typer.Option("--every", help="Spacing of the cutoffs, e.g. 30d.")] = "30d",
-    horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon H, e.g. 90d (default: config).")] = None,
+    horizon: Annotated[str | None, typer.Option("--horizon", help="Horizon H, e.g. 90d.", show_default="config")] = None,
     trials: Annotated[int | None,
-                      typer.Option("--trials", min=0, help="Optuna trials per model (default: config).")] = None,
+                      typer.Option("--trials", min=0, help="Optuna trials per model.", show_default="config")] = None,
     config: ConfigOpt = None,
 ) -> None:
     """At each cutoff: train on examples whose labels were known by then, score every user signed up

@@ -26,7 +26,7 @@ err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isa
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="YAML config file (default: ./powertier.yaml if present)."),
+    typer.Option("--config", help="YAML config file.", show_default="./powertier.yaml if present"),
 ]
 
 

@@ -16,10 +16,10 @@ class Label(str, Enum):
 
 
 def finetune(
-    end: Annotated[str | None, typer.Option(help="Training end: only labels available by then (default: data as-of).")] = None,
+    end: Annotated[str | None, typer.Option(help="Training end: only labels available by then.", show_default="data as-of")] = None,
     label: Annotated[Label | None, typer.Option(help="Target the encoder learns.",
                                                 show_default="finetune.label from the config")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Base encoder (default encoder.model).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Base encoder.", show_default="encoder.model")] = None,
     max_texts: Annotated[int | None, typer.Option(min=8, help="Training texts cap.",
                                                   show_default="finetune.max_texts from the config")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Most epochs searched.",

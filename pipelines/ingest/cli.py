@@ -15,9 +15,9 @@ from pipelines.common.cli import ConfigOpt, console, get_config
 from pipelines.common.workspace import Workspace
 
 RawOpt = Annotated[Path | None, typer.Option(
-    "--raw", help="Directory holding <table>.parquet or <table>.csv (default: DATA_DIR/raw).")]
+    "--raw", help="Directory holding <table>.parquet or <table>.csv.", show_default="DATA_DIR/raw")]
 AsOfOpt = Annotated[str | None, typer.Option(
-    "--as-of", help="Quarantine records stamped after this UTC time (default: config as_of; unset = no cut-off).")]
+    "--as-of", help="Quarantine records stamped after this UTC time.", show_default="config as_of; unset = no cut-off")]
 
 
 def ingest(raw: RawOpt = None, as_of: AsOfOpt = None, config: ConfigOpt = None) -> None:

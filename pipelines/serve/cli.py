@@ -20,10 +20,16 @@ from typing import Annotated
 import typer
 
 from pipelines.common.cli import ConfigOpt, get_config
+from pipelines.common.config import ServeConfig
 from pipelines.common.errors import UserError
 
 SETTINGS_ENV = "POWERTIER_SERVE_SETTINGS"
 RUN_ENV = "POWERTIER_SERVE_RUN"
+
+
+def _default(name: str) -> str:
+    """``--help``'s default for an option that falls back to ``serve.<name>`` of the config."""
+    return f"serve.{name} from the config: {ServeConfig.model_fields[name].default}"
 
 
 class LogLevel(str, Enum):
@@ -34,10 +40,14 @@ class LogLevel(str, Enum):
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default serve.host, 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (default serve.port, 8080).")] = None,
-    run: Annotated[Path | None, typer.Option("--run", help="Run dir to serve (default: the promoted run, DATA_DIR/runs/latest).")] = None,
-    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default serve.workers, 1).")] = None,
+    host: Annotated[str | None, typer.Option(
+        help="Interface to bind.", show_default=_default("host"))] = None,
+    port: Annotated[int | None, typer.Option(
+        help="TCP port.", show_default=_default("port"))] = None,
+    run: Annotated[Path | None, typer.Option(
+        "--run", help="Run dir to serve.", show_default="the promoted run, DATA_DIR/runs/latest")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Worker processes.", show_default=_default("workers"))] = None,
     log_level: Annotated[LogLevel, typer.Option(help="Lowest level of the JSON log lines.")] = LogLevel.info,
     config: ConfigOpt = None,
 ) -> None:

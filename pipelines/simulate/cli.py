@@ -19,9 +19,9 @@ class RawFormat(str, Enum):
 def generate(
     users: Annotated[int, typer.Option("--users", min=1, help="Number of users.")] = 3000,
     days: Annotated[int, typer.Option("--days", min=1, help="Length of the simulated period.")] = 540,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed (default: config seed).")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.", show_default="config seed")] = None,
     out: Annotated[Path | None,
-                   typer.Option("--out", help="Raw directory (default: <data_dir>/raw).")] = None,
+                   typer.Option("--out", help="Raw directory.", show_default="<data_dir>/raw")] = None,
     start: Annotated[str, typer.Option("--start", help="First instant, UTC (YYYY-MM-DD).")] = "2025-01-01",
     fmt: Annotated[RawFormat,
                    typer.Option("--format", help="File format of the tables.")] = RawFormat.parquet,

@@ -11,7 +11,7 @@ import typer
 
 from pipelines.common.cli import ConfigOpt, console, get_config, progress_display
 
-RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir (default: the promoted run, <data dir>/runs/latest).")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="Run dir.", show_default="the promoted run, <data dir>/runs/latest")]
 CONFIG = "from the config"
 
 
