@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -69,6 +70,9 @@ def library_output(verbose: bool) -> None:
         root.setLevel(logging.WARNING)
     else:
         root.addHandler(logging.NullHandler())
+        # transformers draws a tqdm bar per model load ("Loading weights"); the progress display
+        # already shows the load. Read once when transformers is imported, which happens later.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 class RichProgress:
