@@ -2,14 +2,20 @@
 (empty cache) and the features build, locally and on a local Ray cluster of 1 and 2 workers.
 
 Corpus: ``powertier generate``'s simulator, ingested with the real ingest stage. For each setting
-the outputs are checked byte-equal to the local ones, then timed (median of ``--runs``):
+the outputs (feature tables, vector cache parts) are checked byte-equal to the local ones, then
+timed (median of ``--runs``):
 
-* local: ``engine: local`` (the encoder loaded once, outside the timing, as in bench/embed.py);
-* ray-N: a fresh local cluster with N CPUs and N feature partitions (the embedding job still
-  encodes in-process under engine: ray until its actor pool lands, docs/SCALE.md; its row then
-  shows the in-process cost with the model load).
+* local: ``engine: local``, the encoder loaded once outside the timing (as in bench/embed.py);
+* ray-N: a fresh local cluster of N CPUs: N encoder actors of 1 CPU (each loads the encoder once,
+  inside the timing, and this process loads it once more to plan the chunks) and N feature
+  partitions.
 
-``overhead`` is ray-N time minus local time / N ideal; ``start_s`` is the cluster start-up.
+Every setting runs torch with 1 thread per encoder (``encoder.num_threads: 1``): vectors are
+bit-identical at the same thread count, and the figures are per core. ``overhead_s`` is the
+ray-N time minus the local time divided by N (the ideal); ``start_s`` is the cluster start-up.
+``cpu_s`` is the CPU time of this process and all its live descendants (the Ray cluster's
+processes, with the children they reaped), a figure that stays meaningful on a loaded machine
+where wall times do not. The load average is printed before and after.
 
     .venv/bin/python bench/scale.py                         # 400 users x 365 days, 3 runs
     .venv/bin/python bench/scale.py --users 60 --days 60 --runs 1   # a quick check
@@ -36,7 +42,8 @@ def build_corpus(root: Path, n_users: int, days: int, seed: int):
 
     for name, df in simulate(n_users, days, seed).items():
         write_parquet(df, root / "raw" / f"{name}.parquet")
-    cfg = load_config(data_dir=str(root / "ws"), encoder__device="cpu", encoder__precision="fp32")
+    cfg = load_config(data_dir=str(root / "ws"), encoder__device="cpu", encoder__precision="fp32",
+                      encoder__num_threads=1)
     run_ingest(cfg, root / "raw")
     return cfg
 
@@ -48,17 +55,34 @@ def outputs(cfg) -> dict[str, bytes]:
     return {str(p.relative_to(ws)): p.read_bytes() for p in sorted(files)}
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its live descendants, with their reaped
+    children (Ray's workers run under the raylet this process started)."""
+    import psutil
+
+    total = 0.0
+    for proc in [psutil.Process(), *psutil.Process().children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:  # exited between listing and reading
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def one_run(cfg, model) -> dict[str, float]:
-    """Features build and embedding from an empty cache, each timed."""
+    """Features build and embedding from an empty cache, each timed (wall and CPU)."""
     from pipelines.embed.job import run_embed
     from pipelines.features.job import build_transactions
 
     shutil.rmtree(Path(cfg.data_dir) / "embeddings", ignore_errors=True)
-    t0 = time.perf_counter()
+    c0, t0 = cpu_seconds(), time.perf_counter()
     build_transactions(cfg)
-    t1 = time.perf_counter()
+    c1, t1 = cpu_seconds(), time.perf_counter()
     manifest = run_embed(cfg, model=model)
-    return {"features_s": t1 - t0, "embed_s": time.perf_counter() - t1, "texts": manifest["encoded"]}
+    c2, t2 = cpu_seconds(), time.perf_counter()
+    return {"features_s": t1 - t0, "embed_s": t2 - t1, "features_cpu_s": c1 - c0, "embed_cpu_s": c2 - c1,
+            "texts": manifest["encoded"]}
 
 
 def setting(cfg, workers: int, n_users: int):
@@ -66,8 +90,42 @@ def setting(cfg, workers: int, n_users: int):
     if workers == 0:
         return cfg
     return cfg.model_copy(update={"engine": "ray", "ray": cfg.ray.model_copy(update={
-        "num_cpus": workers, "encoder_actors": workers, "cpus_per_encoder": 1.0,
+        "num_cpus": workers, "encoder_actors": workers, "cpus_per_encoder": 1.0, "gpus_per_encoder": 0.0,
         "users_per_partition": math.ceil(n_users / workers), "object_store_mb": 256})})
+
+
+def measure(base, workers: int, n_users: int, runs: int, model) -> tuple[dict[str, float], dict[str, bytes]]:
+    """Median figures of one setting over ``runs`` runs (a fresh cluster for ray-N), and its outputs."""
+    import ray
+
+    from pipelines.common.ray_engine import ensure_ray
+
+    cfg, start_s = setting(base, workers, n_users), 0.0
+    if workers:
+        t = time.perf_counter()
+        ensure_ray(cfg)
+        start_s = time.perf_counter() - t
+    results = [one_run(cfg, model if workers == 0 else None) for _ in range(runs)]
+    got = outputs(cfg)
+    if workers:
+        ray.shutdown()
+    row = {k: statistics.median(r[k] for r in results) for k in results[0]}
+    return {"workers": workers, "start_s": start_s, **row}, got
+
+
+def report(rows: list[dict[str, float]]) -> None:
+    """The table: per setting, wall and CPU seconds, throughput and the overhead against local / N."""
+    print(f"{'setting':<8} {'start_s':>7} {'feat_s':>7} {'feat_cpu_s':>10} {'embed_s':>8} {'embed_cpu_s':>11} "
+          f"{'texts/s':>8} {'texts/cpu_s':>11} {'embed_over_s':>12} {'feat_over_s':>11}")
+    local = rows[0]
+    for r in rows:
+        n = r["workers"]
+        over_e = r["embed_s"] - local["embed_s"] / n if n else 0.0
+        over_f = r["features_s"] - local["features_s"] / n if n else 0.0
+        print(f"{'local' if n == 0 else f'ray-{n}':<8} {r['start_s']:>7.1f} {r['features_s']:>7.2f} "
+              f"{r['features_cpu_s']:>10.2f} {r['embed_s']:>8.2f} {r['embed_cpu_s']:>11.2f} "
+              f"{r['texts'] / max(r['embed_s'], 1e-9):>8.0f} {r['texts'] / max(r['embed_cpu_s'], 1e-9):>11.0f} "
+              f"{over_e:>12.2f} {over_f:>11.2f}")
 
 
 def main() -> None:
@@ -79,41 +137,24 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import ray
+    from pipelines.storage.models import load_model
 
-    from embeddings.encoder import load_encoder
-    from pipelines.common.ray_engine import ensure_ray
-
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         base = build_corpus(Path(tmp), args.users, args.days, args.seed)
-        model = load_encoder(base)
-        reference, rows = None, []
+        model = load_model(base)
+        rows, reference = [], None
         for workers in (0, 1, 2):
-            cfg = setting(base, workers, args.users)
-            start_s = 0.0
-            if workers:
-                t = time.perf_counter()
-                ensure_ray(cfg)
-                start_s = time.perf_counter() - t
-            runs = [one_run(cfg, model if workers == 0 else None) for _ in range(args.runs)]
-            got = outputs(cfg)
+            row, got = measure(base, workers, args.users, args.runs, model)
             reference = reference or got
             assert got == reference, f"ray-{workers}: outputs differ from the local path"
-            rows.append((workers, start_s, *(statistics.median(r[k] for r in runs) for k in ("features_s", "embed_s")),
-                         runs[0]["texts"]))
-            if workers:
-                ray.shutdown()
-        print(f"corpus: {args.users} users x {args.days} days, {rows[0][4]:,} distinct texts; "
-              f"median of {args.runs}; outputs byte-equal to local in every setting")
-        print(f"{'setting':<8} {'start_s':>8} {'features_s':>11} {'embed_s':>9} {'texts/s':>8} "
-              f"{'embed overhead_s':>17} {'features overhead_s':>20}")
-        local = rows[0]
-        for workers, start_s, feat_s, emb_s, texts in rows:
-            name = "local" if workers == 0 else f"ray-{workers}"
-            over_e = emb_s - local[3] / max(workers, 1) if workers else 0.0
-            over_f = feat_s - local[2] / max(workers, 1) if workers else 0.0
-            print(f"{name:<8} {start_s:>8.1f} {feat_s:>11.2f} {emb_s:>9.2f} {texts / max(emb_s, 1e-9):>8.0f} "
-                  f"{over_e:>17.2f} {over_f:>20.2f}")
+            rows.append(row)
+            print(f"  done: {'local' if not workers else f'ray-{workers}'}", flush=True)
+    print(f"corpus: {args.users} users x {args.days} days, {rows[0]['texts']:,.0f} distinct texts "
+          f"({base.encoder.model}, fp32, 1 torch thread per encoder); median of {args.runs}; "
+          f"outputs byte-equal to local in every setting")
+    report(rows)
+    print("load average after: {:.1f} {:.1f} {:.1f} on {} CPUs".format(*os.getloadavg(), os.cpu_count()))
 
 
 if __name__ == "__main__":
