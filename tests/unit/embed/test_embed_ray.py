@@ -32,11 +32,12 @@ def _never_local(*args, **kwargs):
     pytest.fail("engine: ray encoded in the driver process")
 
 
-@pytest.fixture
-def local_run(tmp_path):
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
     """The reference: the local job on the tiny workspace, with the real MiniLM in this process."""
-    ws = write_curated(tmp_path / "local", searches=MORE_SEARCHES)
-    manifest = run_embed(config(tmp_path / "local", encoder__precision="fp32"), model=real_model())
+    root = tmp_path_factory.mktemp("local")
+    ws = write_curated(root, searches=MORE_SEARCHES)
+    manifest = run_embed(config(root, encoder__precision="fp32"), model=real_model())
     return ws, manifest
 
 
