@@ -120,6 +120,15 @@ class BetaGeo(BaseEstimator):
         log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         return np.where(repeat, expit(-log_odds), 1.0)
 
+    def p_purchase(self, X: np.ndarray, t: float | None = None) -> np.ndarray:
+        """P(at least one purchase in (T, T + t] | x, t_x, T) = P(alive) x (1 - P(no purchase | alive)),
+        the rate's posterior being gamma(r + x, alpha + T) (``t`` defaults to ``horizon``)."""
+        x, _, T = _columns(np.asarray(X, dtype=np.float64)[:, :3], 3, "(frequency, recency, T)")
+        t = self.horizon if t is None else float(t)
+        r, alpha, _, _ = self.params_
+        none_if_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+        return np.clip(self.p_alive(X) * (1.0 - none_if_alive), 0.0, 1.0)
+
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Expected purchases in the next ``horizon`` time units."""
         return self.expected_purchases(X)
@@ -256,7 +265,7 @@ def calibration_summary(customer: np.ndarray, ts: np.ndarray, value: np.ndarray,
 # Point-in-time statistics a training frame carries (features stage; T is computed on demand).
 STATISTICS = ("btyd_repeat_purchases", "btyd_recency_days", "btyd_age_days", "btyd_mean_repeat_value")
 # Stage-2 inputs derived from a fitted BTYDSpend (null for users without a purchase yet).
-OUTPUTS = ("btyd_expected_purchases", "btyd_p_alive", "btyd_expected_value", "btyd_expected_spend")
+OUTPUTS = ("btyd_expected_purchases", "btyd_p_alive", "btyd_expected_value", "btyd_expected_spend", "btyd_p_buy")
 
 
 def statistics_matrix(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,10 +282,10 @@ def statistics_matrix(stats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def btyd_outputs(model: "BTYDSpend", stats: np.ndarray) -> np.ndarray:
-    """(n, 4) :data:`OUTPUTS` for the rows of ``stats``; NaN rows for non-customers."""
+    """(n, 5) :data:`OUTPUTS` for the rows of ``stats``; NaN rows for non-customers."""
     X, customer = statistics_matrix(stats)
     out = np.full((len(X), len(OUTPUTS)), np.nan)
     if customer.any():
         t = model.transform(X[customer])
-        out[customer] = np.c_[t, t[:, 0] * t[:, 2]]
+        out[customer] = np.c_[t, t[:, 0] * t[:, 2], model.bgnbd_.p_purchase(X[customer, :3])]
     return out

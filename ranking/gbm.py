@@ -1,6 +1,7 @@
 """LightGBM models of stage 2: purchasing power (Tweedie, log1p-L2 with smearing, Tweedie with the
-BTYD offset, each optionally blended with BTYD; one chosen by a declared rule over all headline
-metrics and calibrated to the validation mean) and the tier (multiclass, balanced class weights)."""
+BTYD offset, a zero-inflated lognormal hurdle, each optionally blended with BTYD and sharpened by
+P(buy); one chosen by a declared rule over all headline metrics and calibrated to the validation
+mean) and the tier (multiclass, balanced class weights)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Any
 
 import lightgbm as lgb
 import numpy as np
-from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 from sklearn.utils.class_weight import compute_class_weight
 
+from ranking import ziln
 from ranking.params import TrainParams
 from ranking.tuning import tune
 
@@ -22,12 +23,22 @@ PP_OBJECTIVES: dict[str, dict[str, Any]] = {
     # Tweedie (log link) starting from log(BTYD expected spend): trees learn a multiplicative
     # correction, so heavy spenders are not capped by leaf values. Needs the BTYD inputs.
     "tweedie_btyd_offset": {"objective": "tweedie", "tweedie_variance_power": 1.5, "metric": "tweedie"},
+    # Hurdle P(buy) x E[spend | buy] as one zero-inflated lognormal booster (ranking/ziln.py).
+    # Three scores per row from one tree set overfit fast: its first trial is regularised.
+    "ziln": {"objective": ziln.objective, "num_class": 3, "metric": "ziln", "feval": ziln.metric,
+             "defaults": {"learning_rate": 0.03, "num_leaves": 7, "min_data_in_leaf": 40, "feature_fraction": 0.9,
+                          "bagging_fraction": 1.0, "lambda_l2": 1.0}},
 }
 OFFSET_COLUMN = "btyd_expected_spend"
+P_BUY_COLUMN = "btyd_p_buy"
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
-SELECTION_RULE = ("candidate with the best mean rank over the six validation headline metrics (mae, rmse: lower; "
-                  "r2, spearman, gini, top10_share: higher; ties share ranks), ties broken by validation RMSE; "
-                  "then every prediction is scaled so that the validation mean prediction equals the mean truth")
+# Prediction x P(buy)^(k - 1): k > 1 moves expected spend from the likely non-buyers (where MAE
+# wants ~0) to the likely buyers; the mean calibration then keeps the total. k = 1 is no change.
+SHARPEN = (1.0, 1.25, 1.5)
+SELECTION_RULE = ("candidate (objective x BTYD blend weight x P(buy) sharpening) with the best mean rank over the "
+                  "six validation headline metrics (mae, rmse: lower; r2, spearman, gini, top10_share: higher; "
+                  "ties share ranks), ties broken by validation RMSE; every candidate is first scaled so that "
+                  "its validation mean prediction equals the mean truth")
 
 
 def base_params(p: TrainParams) -> dict[str, Any]:
@@ -50,7 +61,10 @@ def pp_target(objective: str, y: np.ndarray) -> np.ndarray:
 
 
 def offset(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
-    """log of the BTYD expected spend (the init score), users without a purchase at ``offset_fill``."""
+    """The init score: log of the BTYD expected spend (users without a purchase at ``offset_fill``)
+    for the offset objective, the pooled ZILN start (flat, column-major) for ``ziln``, else None."""
+    if "ziln_init" in info:
+        return np.tile(np.asarray(info["ziln_init"], dtype=np.float64), (len(Z), 1)).ravel(order="F")
     col = info.get("offset_col")
     if col is None:
         return None
@@ -58,21 +72,40 @@ def offset(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
     return np.log(np.clip(spend, 1e-3, None))
 
 
-def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
-               info: dict[str, Any] | None = None) -> np.ndarray:
-    """Purchasing power on the money scale (>= 0): the booster's prediction, its offset, the log
-    back-transform's smearing factor, the blend with BTYD and the validation mean calibration."""
-    info = info or {}
+def _model_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
+              info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(expected spend, the model's own P(buy) or None) before blending and calibration."""
     raw = booster.predict(Z, num_iteration=num_iteration, raw_score=objective != "log1p_l2")
     if objective == "log1p_l2":
-        pred = np.clip(np.exp(raw) * info.get("smear", 1.0) - 1.0, 0.0, None)
-    else:
-        off = offset(Z, info)
-        pred = np.exp(raw + (0.0 if off is None else off))
+        return np.clip(np.exp(raw) * info.get("smear", 1.0) - 1.0, 0.0, None), None
+    off = offset(Z, info)
+    if objective == "ziln":
+        p_buy, spend = ziln.expected_value(np.asarray(raw).reshape(len(Z), 3) + off.reshape(len(Z), 3, order="F"))
+        return spend, p_buy
+    return np.exp(raw + (0.0 if off is None else off)), None
+
+
+def btyd_p_buy(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    """BTYD P(a purchase in the horizon), users without BTYD statistics at the training buy rate."""
+    return np.where(np.isnan(Z[:, info["p_col"]]), info["p_fill"], Z[:, info["p_col"]])
+
+
+def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
+               info: dict[str, Any] | None = None) -> np.ndarray:
+    """Purchasing power on the money scale (>= 0): the booster's prediction (with its offset, the log
+    back-transform's smearing factor or the lognormal mean), the blend with BTYD, the sharpening by
+    P(buy) (the model's own, blended like the spend, else BTYD's) and the validation mean calibration."""
+    info = info or {}
+    pred, p_model = _model_pp(booster, objective, Z, num_iteration, info)
     blend = info.get("blend")
-    if blend and blend["weight"] < 1.0:
-        btyd = np.nan_to_num(Z[:, blend["col"]], nan=0.0)
-        pred = blend["weight"] * pred + (1 - blend["weight"]) * btyd
+    w = blend["weight"] if blend else 1.0
+    if w < 1.0:
+        pred = w * pred + (1 - w) * np.nan_to_num(Z[:, blend["col"]], nan=0.0)
+    k = info.get("sharpen", 1.0)
+    if k != 1.0:
+        p_btyd = btyd_p_buy(Z, info)
+        p = p_btyd if p_model is None else w * p_model + (1 - w) * p_btyd
+        pred = pred * np.clip(p, 1e-9, 1.0) ** (k - 1.0)
     return pred * info.get("scale", 1.0)
 
 
@@ -90,23 +123,61 @@ def _mean_ranks(scores: dict[str, dict[str, float]]) -> dict[str, float]:
     return dict(zip(names, ranks / 6))
 
 
-def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray, names: list[str],
-                         p: TrainParams) -> tuple[dict[str, lgb.Booster], str, dict[str, Any]]:
-    """Tune every objective, add its blends with BTYD, choose by :data:`SELECTION_RULE`.
+def _objective_extra(objective: str, Ztr: np.ndarray, ytr: np.ndarray, names: list[str]) -> dict[str, Any] | None:
+    """What an objective's predictions need besides the booster (offset column, ZILN start, P(buy)
+    column); None when the objective cannot be fitted on these inputs."""
+    off_col = names.index(OFFSET_COLUMN) if OFFSET_COLUMN in names else None
+    extra: dict[str, Any] = {}
+    if P_BUY_COLUMN in names:
+        no_btyd = np.isnan(Ztr[:, names.index(P_BUY_COLUMN)])
+        extra = {"p_col": names.index(P_BUY_COLUMN),
+                 "p_fill": float(np.mean(ytr[no_btyd] > 0)) if no_btyd.any() else float(np.mean(ytr > 0))}
+    if objective == "tweedie_btyd_offset":
+        if off_col is None:
+            return None
+        no_btyd = np.isnan(Ztr[:, off_col])
+        extra.update(offset_col=off_col, offset_fill=float(np.mean(ytr[no_btyd])) if no_btyd.any() else 1.0)
+    if objective == "ziln":
+        if not (ytr > 0).any() or (ytr > 0).all():
+            return None
+        extra["ziln_init"] = ziln.init_scores(ytr)
+    return extra
 
-    Returns (boosters by objective, the selected objective, per-objective validation info)."""
+
+def _variants(extra: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
+    """Blend weights with BTYD x P(buy) sharpening exponents this frame allows."""
+    off_col = names.index(OFFSET_COLUMN) if OFFSET_COLUMN in names else None
+    blends = [None] if off_col is None else [{"weight": w, "col": off_col} for w in BLEND_WEIGHTS]
+    sharpen = SHARPEN if "p_col" in extra else (1.0,)
+    return [{**extra, "blend": b, "sharpen": k} for b in blends for k in sharpen]
+
+
+def _best_variant(booster: lgb.Booster, objective: str, it: int, variants: list[dict[str, Any]],
+                  Zva: np.ndarray, yva: np.ndarray) -> tuple[dict[str, Any], dict]:
+    """Each variant scaled to the validation mean; the best by :data:`SELECTION_RULE`."""
     from ranking.metrics import regression_metrics
 
+    scored = []
+    for cand in variants:
+        pred = predict_pp(booster, objective, Zva, it, cand)
+        cand = {**cand, "scale": float(np.mean(yva) / np.mean(pred)) if np.mean(pred) > 0 else 1.0}
+        scored.append((cand, regression_metrics(yva, pred * cand["scale"])))
+    ranks = _mean_ranks({str(i): m for i, (_, m) in enumerate(scored)})
+    best = min(ranks, key=lambda k: (ranks[k], scored[int(k)][1]["rmse"]))
+    return scored[int(best)]
+
+
+def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray, names: list[str],
+                         p: TrainParams) -> tuple[dict[str, lgb.Booster], str, dict[str, Any]]:
+    """Tune every objective, add its blends with BTYD and P(buy) sharpenings, choose by
+    :data:`SELECTION_RULE`. Returns (boosters by objective, the selected objective, per-objective
+    validation info)."""
     boosters, info = {}, {}
     reference = None
-    off_col = names.index(OFFSET_COLUMN) if OFFSET_COLUMN in names else None
     for objective, obj_params in PP_OBJECTIVES.items():
-        if objective == "tweedie_btyd_offset" and off_col is None:
+        extra = _objective_extra(objective, Ztr, ytr, names)
+        if extra is None:
             continue
-        extra: dict[str, Any] = {}
-        if objective == "tweedie_btyd_offset":
-            no_btyd = np.isnan(Ztr[:, off_col])
-            extra = {"offset_col": off_col, "offset_fill": float(np.mean(ytr[no_btyd])) if no_btyd.any() else 1.0}
         dtrain = make_dataset(Ztr, pp_target(objective, ytr), names, reference=reference, init_score=offset(Ztr, extra))
         if reference is None:  # bin the features once, reuse the bins for the other objectives
             reference = dtrain
@@ -116,16 +187,7 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
         it = int(booster.best_iteration)
         if objective == "log1p_l2":  # Duan's smearing: E[exp(e)] of the training residuals on the log scale
             extra["smear"] = float(np.mean(np.exp(np.log1p(ytr) - booster.predict(Ztr, num_iteration=it))))
-        blends = [None] if off_col is None else [{"weight": w, "col": off_col} for w in BLEND_WEIGHTS]
-        scored = []
-        for blend in blends:
-            cand = {**extra, "blend": blend}
-            pred = predict_pp(booster, objective, Zva, it, cand)
-            cand["scale"] = float(np.mean(yva) / np.mean(pred)) if np.mean(pred) > 0 else 1.0
-            scored.append((cand, regression_metrics(yva, pred * cand["scale"])))
-        ranks = _mean_ranks({str(i): m for i, (_, m) in enumerate(scored)})
-        best = min(ranks, key=lambda k: (ranks[k], scored[int(k)][1]["rmse"]))
-        cand, valid = scored[int(best)]
+        cand, valid = _best_variant(booster, objective, it, _variants(extra, names), Zva, yva)
         boosters[objective] = booster
         info[objective] = {**cand, "valid_rmse": valid["rmse"], "valid_mae": valid["mae"], "valid": valid,
                            "best_iteration": it, "params": params, "trials": history}

@@ -124,6 +124,7 @@ class TwoStageModel(BaseEstimator):
         blend = info.get("blend")
         self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_}"
                            + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
+                           + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
                            + f", x{info.get('scale', 1.0):.3g} mean calibration; chosen as the {gbm.SELECTION_RULE} "
                            f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
 

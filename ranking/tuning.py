@@ -31,10 +31,14 @@ def suggest(trial: optuna.Trial) -> dict[str, Any]:
 
 def train_once(params: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, num_boost_round: int,
                early_stopping_rounds: int) -> lgb.Booster:
-    """One early-stopped LightGBM fit (bagging every iteration when bagging_fraction < 1)."""
+    """One early-stopped LightGBM fit (bagging every iteration when bagging_fraction < 1). A callable
+    ``params["feval"]`` is a custom validation metric (for a custom objective); ``metric`` names it."""
     full = {**params, "bagging_freq": 1 if params.get("bagging_fraction", 1.0) < 1.0 else 0}
+    feval = full.pop("feval", None)
+    if feval is not None:
+        full["metric"] = "None"
     return lgb.train(full, dtrain, num_boost_round=num_boost_round, valid_sets=[dvalid], valid_names=["valid"],
-                     callbacks=[lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)])
+                     feval=feval, callbacks=[lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)])
 
 
 def valid_score(booster: lgb.Booster, metric: str) -> float:
@@ -52,13 +56,15 @@ def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials:
     and ``parallel`` only, never on which fit finishes first. ``parallel=1`` is the plain
     sequential search.
     """
+    base = dict(base)
+    defaults = {**DEFAULTS, **base.pop("defaults", {})}  # an objective may start from its own first trial
     metric = base["metric"]
     if trials <= 0:
-        booster = train_once({**base, **DEFAULTS}, dtrain, dvalid, num_boost_round, early_stopping_rounds)
-        return booster, dict(DEFAULTS), [_record(0, DEFAULTS, booster, metric)]
+        booster = train_once({**base, **defaults}, dtrain, dvalid, num_boost_round, early_stopping_rounds)
+        return booster, dict(defaults), [_record(0, defaults, booster, metric)]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.enqueue_trial(DEFAULTS)
+    study.enqueue_trial(defaults)
     best: dict[str, Any] = {}
     history: list[dict] = []
 

@@ -94,9 +94,9 @@ def selection_section(metrics: dict) -> Section | None:
         valid, test = c.get("valid") or {}, c.get("test") or {}
         mark = " (chosen)" if name == block.get("objective") else ""
         rows.append([name + mark, num(c.get("valid_mean_rank")), num(c.get("btyd_blend_weight")),
-                     num(c.get("mean_scale")), *[num(valid.get(k)) for k in SELECTION_METRICS],
+                     num(c.get("p_buy_sharpen")), num(c.get("mean_scale")), *[num(valid.get(k)) for k in SELECTION_METRICS],
                      *[num(test.get(k)) for k in SELECTION_METRICS]])
-    head = ["candidate", "valid mean rank", "weight vs BTYD", "mean scale",
+    head = ["candidate", "valid mean rank", "weight vs BTYD", "P(buy) sharpen", "mean scale",
             *[f"valid {k}" for k in SELECTION_METRICS], *[f"test {k}" for k in SELECTION_METRICS]]
     return Section("Spend model selection", f"Rule: the {SELECTION_RULE}.", [Table(head, rows)])
 

@@ -74,3 +74,19 @@ def test_summary_merges_same_day_purchases():
                                      np.datetime64("2020-01-15"), unit_days=7)
     assert list(ids) == ["a", "b"]
     np.testing.assert_allclose(stats, [[1, 1, 2, 4.0], [0, 0, 10 / 7, 0.0]])
+
+
+def test_p_purchase_is_a_probability_bounded_by_the_expected_count_and_matches_the_cohort(cdnow_summary):
+    model = BTYDSpend(horizon=39).fit(cdnow_summary)
+    rft = cdnow_summary[:, :3]
+    p_buy = model.bgnbd_.p_purchase(rft)
+    assert ((p_buy > 0) & (p_buy <= model.bgnbd_.p_alive(rft))).all()
+    assert (p_buy <= model.bgnbd_.expected_purchases(rft) + 1e-12).all()  # P(X > 0) <= E[X] (Markov)
+    assert (model.bgnbd_.p_purchase(rft, t=78) >= p_buy).all()  # a longer window: at least as likely
+    # Customers with a purchase in the 39-week holdout, counted from the raw log.
+    raw = pd.read_csv(shared_file("cdnow/CDNOW_sample.txt"), sep=r"\s+", header=None,
+                      names=["customer", "sample", "date", "cds", "dollars"], dtype={"customer": str, "date": str})
+    ts = pd.to_datetime(raw["date"], format="%Y%m%d")
+    end = pd.Timestamp(CALIBRATION_END)
+    buyers = raw.loc[(ts > end) & (ts <= end + pd.Timedelta(weeks=39)), "customer"].nunique()
+    assert p_buy.sum() == pytest.approx(buyers, rel=0.15)

@@ -40,7 +40,7 @@ def test_metrics_layout_has_every_ablation_and_baseline(run):
                 assert names <= set(metrics[target][kind][fs])
         assert names <= set(metrics[target]["persistence"])
     compare = metrics["purchasing_power"]["lightgbm"]["XY"]["objectives"]
-    assert set(compare) == {"tweedie", "log1p_l2", "tweedie_btyd_offset"} and PP_METRICS <= set(compare["tweedie"]["test"])
+    assert set(compare) == {"tweedie", "log1p_l2", "tweedie_btyd_offset", "ziln"} and PP_METRICS <= set(compare["tweedie"]["test"])
     assert metrics["purchasing_power"]["lightgbm"]["XY"]["objective"] == \
         min(compare, key=lambda k: (compare[k]["valid_mean_rank"], compare[k]["valid_rmse"]))
     chosen = compare[metrics["purchasing_power"]["lightgbm"]["XY"]["objective"]]
