@@ -10,7 +10,8 @@ time). Every run's test users are scored by
 * the BTYD baseline inside the run (BG/NBD x GG fitted on the training users' rows);
 * a reference BG/NBD x GG fitted, as published, on the calibration data of all 2,357 customers
   (no labels needed) and scored on the same test users;
-* persistence (spend in the last 273 days).
+* persistence (spend in the last 273 days, the horizon length: the workspace's feature windows get
+  a 273-day window, so the run itself scores its persistence baseline).
 
 Prints one JSON document (per-split metrics, mean and standard deviation over splits) and a
 Markdown table for docs/BENCHMARKS.md. Quick check: ``--splits 1 --trials 0``; the protocol:
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from ranking.metrics import regression_metrics  # noqa: E402
 DATA = REPO.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
 CALIBRATION_END = "1997-09-30"
 HORIZON_DAYS = 273  # 39 weeks
+WINDOWS_DAYS = [7, 30, 90, HORIZON_DAYS, 365]  # the horizon-length window is the persistence baseline
 METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share", "mean_ratio")
 HIGHER = {"mae": False, "rmse": False, "r2": True, "spearman": True, "gini": True, "top10_share": True}
 
@@ -85,15 +88,38 @@ def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
         m = regression_metrics(y, np.asarray(p, dtype=float))
         m["mean_ratio"] = m["mean_pred"] / m["mean_true"] if m["mean_true"] else None
         out[name] = m
+    out.update(candidate_scores(run_dir))
     out["verdict"] = json.loads((run_dir / "run.json").read_text()).get("verdict")
+    out["selected"] = selected_candidate(run_dir)
     return out
+
+
+def candidate_scores(run_dir: Path) -> dict[str, dict]:
+    """Test metrics of every spend candidate the run fitted (each at its validation-chosen variant)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    block = metrics["purchasing_power"]["lightgbm"][metrics["main_feature_set"]]
+    out = {}
+    for name, cand in block.get("objectives", {}).items():
+        m = dict(cand["test"])
+        m["mean_ratio"] = m["mean_pred"] / m["mean_true"] if m.get("mean_true") else None
+        out[f"candidate {name}"] = m
+    return out
+
+
+def selected_candidate(run_dir: Path) -> dict:
+    """The spend candidate the run's declared rule chose (objective, BTYD blend weight, sharpening)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    block = metrics["purchasing_power"]["lightgbm"][metrics["main_feature_set"]]
+    chosen = block.get("objectives", {}).get(block.get("objective"), {})
+    return {"objective": block.get("objective"), "btyd_blend_weight": chosen.get("btyd_blend_weight"),
+            "p_buy_sharpen": chosen.get("p_buy_sharpen"), "mean_scale": chosen.get("mean_scale")}
 
 
 def summarise(splits: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
     """Mean and standard deviation over splits of each metric of each model."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for model in splits[0]:
-        if model == "verdict":
+        if model in ("verdict", "selected"):
             continue
         out[model] = {}
         for metric in METRICS:
@@ -119,6 +145,7 @@ def markdown(summary: dict, n_splits: int) -> str:
 
 def run(splits: int, trials: int, work: Path, first_seed: int) -> dict:
     """ingest -> features -> train per seed; score every split."""
+    os.environ["POWERTIER_FEATURES__WINDOWS_DAYS"] = json.dumps(WINDOWS_DAYS)  # inherited by every CLI child
     log = read_cdnow()
     raw = work / "raw"
     write_raw(log, raw)

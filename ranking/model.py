@@ -104,7 +104,8 @@ class TwoStageModel(BaseEstimator):
         """The BTYD baseline: expected spend in the horizon (0 for users without a purchase yet)."""
         if self.btyd_ is None:
             return None
-        out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))[:, -1]
+        out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))[
+            :, btyd.OUTPUTS.index("btyd_expected_spend")]
         return np.nan_to_num(out, nan=0.0)
 
     def _describe_inputs(self) -> str:

@@ -113,3 +113,15 @@ def test_purchasing_power_only_when_tier_labels_are_absent(tmp_path):
     assert "tier" not in out.columns and "purchasing_power" in out.columns
     save_model_files(tmp_path, m)
     pd.testing.assert_frame_equal(out, load_model(tmp_path).predict(s.test), check_exact=True)
+
+
+def test_btyd_baseline_is_the_expected_spend_of_the_fitted_btyd(split, model):
+    from ranking import btyd
+
+    X, customer = btyd.statistics_matrix(split.test[list(btyd.STATISTICS)].to_numpy(dtype="float64"))
+    assert customer.any()
+    baseline = model.btyd_spend(split.test)
+    np.testing.assert_allclose(baseline[customer], model.btyd_.predict(X[customer]), rtol=1e-9)
+    assert (baseline[~customer] == 0).all()
+    p_buy = model.design(split.test)["btyd_p_buy"].to_numpy()
+    assert ((p_buy[customer] > 0) & (p_buy[customer] <= 1)).all()
