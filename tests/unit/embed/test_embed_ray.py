@@ -84,3 +84,16 @@ def test_killed_ray_embed_resumes_to_the_local_bytes(ray_cluster, tmp_path, loca
     want_keys, want = load_cache(cache_dir(local_ws, MODEL), 384)
     assert np.array_equal(vecs.view(np.uint32), want[want_keys.get_indexer(keys)].view(np.uint32))
     assert file_bytes(ws.features) == file_bytes(local_ws.features)
+
+
+@pytest.mark.parametrize(("setting", "cluster", "want"), [(None, 2.0, 1.0), (None, 0.0, 0.0), (0.5, None, 0.5)])
+def test_each_encoder_actor_takes_one_gpu_when_the_cluster_has_gpus(tmp_path, monkeypatch, setting, cluster, want):
+    from pipelines.embed import ray_encode
+
+    def gpus(cfg):
+        assert cluster is not None, "an explicit ray.gpus_per_encoder must not ask the cluster"
+        return cluster
+
+    monkeypatch.setattr(ray_encode, "cluster_gpus", gpus)
+    cfg = ray_config(tmp_path, ray__gpus_per_encoder=setting, ray__cpus_per_encoder=3.0)
+    assert ray_encode.actor_resources(cfg) == {"num_cpus": 3.0, "num_gpus": want}
