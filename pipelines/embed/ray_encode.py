@@ -12,6 +12,7 @@ killed run keeps every finished part. No file I/O here: job.py writes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,9 +63,26 @@ def actor_resources(cfg: PowerTierConfig) -> dict[str, float]:
     return {"num_cpus": cfg.ray.cpus_per_encoder, "num_gpus": gpus}
 
 
+def quiet_ray_data(verbose: bool) -> None:
+    """Ray Data logs each execution (start, plan, finish) to the console at INFO: keep its session
+    log file, and show only errors on the console (warnings too under ``--verbose``), like every
+    other library (``pipelines.common.cli.library_output``)."""
+    import ray.data
+
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    for handler in logging.getLogger("ray.data").handlers:
+        if type(handler).__name__ == "PlainRayHandler":  # the console handler; the file one stays
+            handler.setLevel(logging.WARNING if verbose else logging.ERROR)
+
+
 def chunk_rows(chunks: list[tuple[str, list[str]]], todo: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
     """One dataset row per planned chunk: its kind, keys and texts (in the plan's order)."""
     return [{"kind": kind, "keys": keys, "texts": [todo[kind][k] for k in keys]} for kind, keys in chunks]
+
+
+def _has_console(logger: logging.Logger) -> bool:
+    """Whether ``logger`` shows records (``--verbose`` installs a handler; the default a NullHandler)."""
+    return any(not isinstance(h, logging.NullHandler) for h in logger.handlers)
 
 
 def encode_on_ray(cfg: PowerTierConfig, chunks: list[tuple[str, list[str]]],
@@ -74,7 +92,7 @@ def encode_on_ray(cfg: PowerTierConfig, chunks: list[tuple[str, list[str]]],
     ensure_ray(cfg)
     import ray
 
-    ray.data.DataContext.get_current().enable_progress_bars = False
+    quiet_ray_data(_has_console(logging.getLogger()))
     rows = chunk_rows(chunks, todo)
     pool = ray.data.ActorPoolStrategy(size=max(1, min(cfg.ray.encoder_actors, len(rows))))
     dataset = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), MAX_BLOCKS)))
