@@ -7,10 +7,10 @@ from pathlib import Path
 
 from feast import FileSource, PushSource
 
-from feature_repo.names import EXPIRY_VIEW
+from feature_repo.names import EXPIRY_VIEW, TAGS_VIEW
 
-VIEWS = ("user_transactions", "user_review_profile", "user_search_profile", "user_predictions", EXPIRY_VIEW)
-PUSHABLE = ("user_transactions", "user_review_profile", "user_search_profile", EXPIRY_VIEW)
+VIEWS = ("user_transactions", "user_review_profile", "user_search_profile", "user_predictions", EXPIRY_VIEW, TAGS_VIEW)
+PUSHABLE = ("user_transactions", "user_review_profile", "user_search_profile", EXPIRY_VIEW, TAGS_VIEW)
 
 
 def batch_source(features_dir: Path, view: str) -> FileSource:

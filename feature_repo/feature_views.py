@@ -12,7 +12,8 @@ from feast import Entity, FeatureView, Field, RequestSource
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Array, Float32, Float64, Int64, String
 
-from feature_repo.names import EXPIRY_VIEW, INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, transactional_feature_names
+from feature_repo.names import (EXPIRY_VIEW, INT_FEATURES_PREFIXES, REQUEST_TIME_FIELD, TAGS_VIEW, tag_feature_names,
+                                transactional_feature_names)
 from feature_repo.timestamps import ts_column
 
 # Rows are emitted whenever a value changes (including window expiries), so the latest row is
@@ -60,6 +61,16 @@ def expiry_view(entity: Entity, source) -> FeatureView:
                                      description="Their windowed features, row-major (NaN = null)."),
                                _ts_field(EXPIRY_VIEW)],
                        tags={"stage": "Y"}, description="Expiry schedule of user_transactions (docs/FEATURES.md).")
+
+
+def tags_view(entity: Entity, source, tags: list[str]) -> FeatureView:
+    """``user_profile_tags``: interpretable tags of the text profiles (``embeddings.tags``), one row
+    per text-profile row. Served beside the prediction; in no model service."""
+    schema = [Field(name=n, dtype=Float64, description=f"Cosine of the text profiles to the '{t}' prototype.")
+              for n, t in zip(tag_feature_names(tags), tags)]
+    return FeatureView(name=TAGS_VIEW, entities=[entity], ttl=NO_TTL, online=True, source=source,
+                       schema=[*schema, _ts_field(TAGS_VIEW)], tags={"stage": "X"},
+                       description="Profile tags as of t: category interests, price, sentiment (docs/EMBEDDINGS.md).")
 
 
 def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:

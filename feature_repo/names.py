@@ -35,3 +35,15 @@ def expiring_feature_names(windows: list[int]) -> list[str]:
     import re
 
     return [n for n in transactional_feature_names(windows) if re.search(r"_\d+d$", n)]
+
+# Interpretable per-user profile tags (embeddings/tags.py): cosine of the text profiles to each
+# configured tag's prototype, one row per text-profile row. Served by /v1/predict beside the
+# model's answer; in no model service (a tag is a fixed projection of the profile vectors the
+# service already carries).
+TAGS_VIEW = "user_profile_tags"
+TAG_PREFIX = "tag_"
+
+
+def tag_feature_names(tags: list[str]) -> list[str]:
+    """Feature columns of ``user_profile_tags`` for the configured tag names, in order."""
+    return [f"{TAG_PREFIX}{t}" for t in tags]

@@ -71,6 +71,72 @@ class EncoderConfig(_Section):
                                     "1 is much faster on an oversubscribed machine).")
 
 
+# Profile tags (embeddings/tags.py, docs/EMBEDDINGS.md section 7): each tag's prototype phrases,
+# Chinese and English, are encoded with the loaded encoder and averaged; a user's tag at t is the
+# cosine between that mean and the user's profile vectors as of t. Categories are the
+# simulator's (pipelines/simulate/vocab.py); price and sentiment come in opposite pairs.
+_CATEGORY_PHRASES = {
+    "electronics": ["electronics and gadgets", "a new phone, laptop or headphones", "数码电子产品", "手机 耳机 电脑"],
+    "fashion": ["fashion and clothing", "dresses, shoes and handbags", "时尚服装", "衣服 鞋子 包包"],
+    "beauty": ["beauty and skincare", "makeup, perfume and face cream", "美妆护肤", "化妆品 香水 面霜"],
+    "home": ["home and kitchen", "furniture, cookware and appliances", "家居用品", "厨房 家电 床品"],
+    "groceries": ["groceries and food", "snacks, coffee and tea", "食品杂货", "零食 咖啡 茶叶"],
+    "sports": ["sports and outdoors", "running, fitness and camping gear", "运动户外", "跑步 健身 露营"],
+    "books": ["books and reading", "novels, comics and textbooks", "图书阅读", "小说 漫画 教材"],
+    "toys": ["toys and games", "toys for kids, puzzles and board games", "玩具游戏", "儿童玩具 拼图 桌游"],
+    "jewelry": ["jewelry and watches", "rings, necklaces and earrings", "珠宝首饰", "戒指 项链 手表"],
+    "health": ["health and wellness", "vitamins, supplements and massage", "健康保健", "维生素 保健品 按摩"],
+}
+_TRAIT_PHRASES = {
+    "price_sensitive": (["cheap, on sale, with a discount coupon", "budget option, best value for money",
+                         "waited for the clearance sale", "便宜 打折 优惠券", "性价比高，特价促销", "等降价再买"],
+                        ["review", "search"]),
+    "premium": (["luxury designer brand, premium quality", "high-end flagship, worth the full price",
+                 "genuine imported brand, exquisite craftsmanship", "高端奢侈品牌", "正品大牌，做工精致",
+                 "贵但是值得，品质一流"], ["review", "search"]),
+    "positive": (["love it, excellent quality, very satisfied", "works perfectly, highly recommend",
+                  "fast delivery, five stars", "质量很好，非常满意", "强烈推荐，好评", "物流很快，会回购"], ["review"]),
+    "negative": (["broke quickly, poor quality, disappointed", "not as described, returning it",
+                  "terrible, waste of money", "质量很差，非常失望", "和描述不符，退货了", "破损了，客服不理人"],
+                 ["review"]),
+}
+
+
+class TagConfig(_Section):
+    """One interpretable profile tag."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,40}$", description="Feature name suffix: tag_<name>.")
+    phrases: list[str] = Field(min_length=1, description="Prototype phrases (Chinese and English); their "
+                               "encoded mean is the tag's prototype.")
+    sources: list[Literal["review", "search"]] = Field(
+        ["review", "search"], min_length=1, description="Profiles scored: the tag is the mean cosine over the "
+        "listed profiles the user has at t (reviews are encoded as passages, searches as queries).")
+
+
+def default_tags() -> list[TagConfig]:
+    """Category interests (the simulator's ten), price sensitivity vs premium taste, sentiment."""
+    tags = [TagConfig(name=n, phrases=p) for n, p in _CATEGORY_PHRASES.items()]
+    return tags + [TagConfig(name=n, phrases=p, sources=s) for n, (p, s) in _TRAIT_PHRASES.items()]
+
+
+class TagsConfig(_Section):
+    enabled: bool = Field(True, description="Write the user_profile_tags view (false: an empty table).")
+    tags: list[TagConfig] = Field(default_factory=default_tags, description=(
+        "The tags; overriding replaces the whole list (docs/EMBEDDINGS.md lists the defaults)."))
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_names(cls, v: list[TagConfig]) -> list[TagConfig]:
+        names = [t.name for t in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tag names must be unique, got {names}")
+        return v
+
+    def names(self) -> list[str]:
+        """Tag names in order ([] when disabled)."""
+        return [t.name for t in self.tags] if self.enabled else []
+
+
 class TrainConfig(_Section):
     every_days: int = Field(30, gt=0, description="Spacing of training cutoffs.")
     n_cutoffs: int = Field(6, gt=0, description="Cutoffs ending one horizon before as_of.")
@@ -169,6 +235,7 @@ class PowerTierConfig(BaseSettings):
     ingest: IngestConfig = IngestConfig()
     features: FeatureConfig = FeatureConfig()
     encoder: EncoderConfig = EncoderConfig()
+    tags: TagsConfig = TagsConfig()
     train: TrainConfig = TrainConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     backtest: BacktestConfig = BacktestConfig()

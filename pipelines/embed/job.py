@@ -31,7 +31,7 @@ from pipelines.common.errors import UserError
 from pipelines.common.progress import NO_PROGRESS, Progress
 from pipelines.common.ray_engine import uses_ray
 from pipelines.common.workspace import Workspace
-from pipelines.embed.plan import SOURCES, build_manifest, plan_chunks, plan_encoding, prepare_sources
+from pipelines.embed.plan import SOURCES, build_manifest, plan_chunks, plan_encoding, plan_prototypes, prepare_sources
 from pipelines.storage.files import atomic_path, read_json, read_parquet, write_json
 
 if TYPE_CHECKING:
@@ -68,19 +68,23 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
         info = model_info(model)
     cached_keys, cached_vecs = load_cache(directory, info["dim"])
     kept, todo = plan_encoding(info["lowercase"], name, prepared, cached_keys)
-    n_todo = sum(len(t) for t in todo.values())
-    if n_todo and model is None:
+    phrase_keys, phrase_todo = plan_prototypes(cfg, info["lowercase"], name, cached_keys, todo)
+    n_todo, n_phrases = (sum(len(t) for t in d.values()) for d in (todo, phrase_todo))
+    if (n_todo or n_phrases) and model is None:
         model = _load(_driver_cfg(cfg), progress)
     if model is not None:
         write_model_info(directory, model_info(model))
-    progress.start(ENCODING, n_todo)
-    written = _encode_missing(cfg, model, todo, directory,
-                              lambda n: progress.advance(ENCODING, n)) if n_todo else []
+    progress.start(ENCODING, n_todo + n_phrases)
+    written = []
+    for pending, count in ((todo, n_todo), (phrase_todo, n_phrases)):  # texts first, then tag phrases
+        written += _encode_missing(cfg, model, pending, directory,
+                                   lambda n: progress.advance(ENCODING, n)) if count else []
     progress.finish(ENCODING)
     keys = cached_keys.append(pd.Index([k for chunk, *_ in written for k in chunk], dtype=object))
     vectors = np.vstack([cached_vecs, *[v for _, v, *_ in written]])
-    profiles = _write_profiles(cfg, ws, kept, keys, vectors)
+    profiles, tables = _write_profiles(cfg, ws, kept, keys, vectors)
     manifest = build_manifest(prepared, profiles, [s.table for s in SOURCES if frames[s.table] is None])
+    manifest["tags"] = {**_write_tags(cfg, ws, tables, phrase_keys, keys, vectors), "phrases_encoded": n_phrases}
     manifest.update(model=name, dim=int(info["dim"]), batch_size=cfg.encoder.batch_size,
                     encoder_label_end=encoder_label_end(cfg.encoder.model), engine=cfg.engine,
                     **_device(model, written), cache_dir=str(directory),
@@ -165,12 +169,12 @@ def _load(cfg: PowerTierConfig, progress: Progress) -> SentenceTransformer:
 
 
 def _write_profiles(cfg: PowerTierConfig, ws: Workspace, kept: dict, keys: pd.Index,
-                    vectors: np.ndarray) -> dict[str, dict[str, int]]:
-    """Build and write both profile tables; returns rows and users per view."""
+                    vectors: np.ndarray) -> tuple[dict[str, dict[str, int]], dict[str, pd.DataFrame]]:
+    """Build and write both profile tables; returns rows and users per view, and the tables by profile."""
     from embeddings.profiles import review_profiles, search_profiles
     from pipelines.storage.feast_store import write_empty_table, write_feature_table
 
-    out = {}
+    out, tables = {}, {}
     for s in SOURCES:
         rows, row_keys = kept[s.table]
         vecs = vectors[keys.get_indexer(row_keys)] if row_keys else vectors[:0]
@@ -184,7 +188,32 @@ def _write_profiles(cfg: PowerTierConfig, ws: Workspace, kept: dict, keys: pd.In
         else:
             write_empty_table(cfg, view)
         out[view] = {"rows": int(len(profile)), "users": int(profile["user_id"].nunique())}
-    return out
+        tables[s.profile] = profile
+    return out, tables
+
+
+def _write_tags(cfg: PowerTierConfig, ws: Workspace, tables: dict[str, pd.DataFrame],
+                phrase_keys: dict[str, tuple[list[int], list[str]]], keys: pd.Index,
+                vectors: np.ndarray) -> dict[str, Any]:
+    """Score the profile tables against the tag prototypes and write ``user_profile_tags``."""
+    from embeddings.tags import KIND, profile_tags, prototype_vectors
+    from feature_repo.names import TAGS_VIEW
+    from pipelines.storage.feast_store import write_empty_table, write_feature_table
+
+    names = cfg.tags.names()
+    protos = {}
+    for profile, kind in KIND.items():
+        owners, pkeys = phrase_keys[kind]
+        if names:
+            protos[profile] = prototype_vectors(vectors[keys.get_indexer(pkeys)], owners, len(names))
+    sources = [t.sources for t in cfg.tags.tags] if names else []
+    table = profile_tags(tables.get("review"), tables.get("search"), names, protos, sources)
+    if len(table):
+        write_feature_table(ws, TAGS_VIEW, table)
+    else:
+        write_empty_table(cfg, TAGS_VIEW)
+    return {"view": TAGS_VIEW, "names": names, "phrases": len(phrase_keys["document"][1]),
+            "rows": int(len(table)), "users": int(table["user_id"].nunique())}
 
 
 

@@ -89,3 +89,22 @@ def plan_chunks(model: Any, todo: dict[str, dict[str, str]], size: int) -> list[
         keys = sorted(order, key=lambda k: (counts[k], k))
         chunks += [(kind, keys[lo:lo + size]) for lo in range(0, len(keys), size)]
     return chunks
+
+
+def plan_prototypes(cfg: PowerTierConfig, lowercase: bool, model_name: str, cached: pd.Index,
+                    todo: dict[str, dict[str, str]]) -> tuple[dict[str, tuple[list[int], list[str]]], dict[str, dict[str, str]]]:
+    """Per encoder kind: the tag index and cache key of every prototype phrase (each tag's phrases
+    in both kinds, keyed like texts so they change with the model), and the phrases still to
+    encode (neither cached nor among the texts ``todo`` already holds)."""
+    from embeddings.encoder import canonical_texts, text_keys
+
+    tags = cfg.tags.tags if cfg.tags.enabled else []
+    owners = [i for i, t in enumerate(tags) for _ in t.phrases]
+    phrases = canonical_texts([p for t in tags for p in t.phrases], lowercase)
+    keyed, missing = {}, {}
+    for kind in ("document", "query"):
+        keys = text_keys(model_name, kind, phrases)  # type: ignore[arg-type]
+        keyed[kind] = (owners, keys)
+        hit = cached.get_indexer(keys) >= 0 if keys else []
+        missing[kind] = {k: t for k, t, h in zip(keys, phrases, hit) if not h and k not in todo.get(kind, {})}
+    return keyed, missing

@@ -128,7 +128,7 @@ def definitions(cfg: PowerTierConfig) -> "Definitions":
     :func:`write_repo_module`)."""
     from feature_repo.definitions import build_definitions
 
-    return build_definitions(Workspace(cfg.data_dir).features, cfg.features.windows_days, cfg.tiers)
+    return build_definitions(Workspace(cfg.data_dir).features, cfg.features.windows_days, cfg.tiers, cfg.tags.names())
 
 
 def ensure_tables(cfg: PowerTierConfig) -> list[str]:
@@ -244,9 +244,8 @@ def _service(store: "FeatureStore", service: str):
         raise LookupError(f"unknown feature service {service!r}; registered: {', '.join(known)}") from exc
 
 
-def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
-    """Point-in-time join: same rows, same order as ``entity_df`` (user_id, event_timestamp, ...)
-    with the service's features appended under plain names; no row is ever dropped."""
+def _entity_rows(entity_df: pd.DataFrame) -> pd.DataFrame:
+    """Entity rows as the point-in-time join takes them: typed keys, a row id, the request time."""
     missing = {"user_id", "event_timestamp"} - set(entity_df.columns)
     if missing:
         raise ValueError(f"entity rows need columns user_id and event_timestamp; missing {sorted(missing)}")
@@ -255,9 +254,14 @@ def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service:
     rows["event_timestamp"] = to_utc_us(rows["event_timestamp"])
     rows[ROW_ID] = np.arange(len(rows))
     rows[REQUEST_TIME_FIELD] = rows["event_timestamp"].astype("int64") / 1e6
-    features = _service(store, service)
-    # Chunks bound peak memory: Feast's DuckDB join materialises every chunk in pandas (about
-    # 6 GiB for 0.5M entity rows in one call); each chunk is an independent point-in-time join.
+    return rows
+
+
+def _joined(store: "FeatureStore", rows: pd.DataFrame, features) -> pd.DataFrame:
+    """The point-in-time join of ``rows`` in chunks, back in row order.
+
+    Chunks bound peak memory: Feast's DuckDB join materialises every chunk in pandas (about
+    6 GiB for 0.5M entity rows in one call); each chunk is an independent point-in-time join."""
     parts = [_retrieve(store, rows.iloc[i:i + RETRIEVAL_CHUNK], features)
              for i in range(0, max(len(rows), 1), RETRIEVAL_CHUNK)]
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -265,8 +269,29 @@ def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service:
         raise RuntimeError(f"historical retrieval returned {len(out)} rows for {len(rows)} entity rows")
     out = out.sort_values(ROW_ID).reset_index(drop=True)
     out["event_timestamp"] = to_utc_us(out["event_timestamp"])
+    return out
+
+
+def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+    """Point-in-time join: same rows, same order as ``entity_df`` (user_id, event_timestamp, ...)
+    with the service's features appended under plain names; no row is ever dropped."""
+    rows = _entity_rows(entity_df)
+    out = _joined(store, rows, _service(store, service))
     keep = [c for c in entity_df.columns] + [f for f in service_features(store, service) if f not in entity_df.columns]
     return out[keep]
+
+
+def historical_tags(store: "FeatureStore", entity_df: pd.DataFrame) -> pd.DataFrame:
+    """The profile tags (``tag_*`` of ``user_profile_tags``) at each entity row, point-in-time, in
+    row order; no columns when the workspace registers no tags (applied before the view existed)."""
+    from feature_repo.names import TAG_PREFIX, TAGS_VIEW
+
+    views = {v.name: v for v in store.list_feature_views()}
+    names = [f.name for f in views[TAGS_VIEW].features if f.name.startswith(TAG_PREFIX)] if TAGS_VIEW in views else []
+    if not names or len(entity_df) == 0:
+        return pd.DataFrame(index=pd.RangeIndex(len(entity_df)))
+    out = _joined(store, _entity_rows(entity_df[["user_id", "event_timestamp"]]), [f"{TAGS_VIEW}:{n}" for n in names])
+    return out[names].astype("float64")
 
 
 def _retrieve(store: "FeatureStore", rows: pd.DataFrame, features) -> pd.DataFrame:
@@ -321,7 +346,8 @@ from pathlib import Path
 
 from feature_repo.definitions import build_definitions
 
-_defs = build_definitions(Path({str(ws.features)!r}), {list(cfg.features.windows_days)!r}, {list(cfg.tiers)!r})
+_defs = build_definitions(Path({str(ws.features)!r}), {list(cfg.features.windows_days)!r}, {list(cfg.tiers)!r},
+                          {cfg.tags.names()!r})
 globals().update({{f"_feast_{{i}}": obj for i, obj in enumerate(_defs.all())}})
 '''
     return write_text(text, ws.feast / REPO_MODULE)

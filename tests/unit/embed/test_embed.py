@@ -153,3 +153,37 @@ def test_cache_parts_round_trip_and_check_the_dimension(tmp_path) -> None:
     with pytest.raises(ValueError, match="dimension"):
         embed_job.load_cache(d, 8)
     assert embed_job.load_cache(tmp_path / "none", 4)[1].shape == (0, 4)
+
+
+def test_tags_score_the_written_profiles_against_the_configured_prototypes(tmp_path, model) -> None:
+    from embeddings.encoder import canonical_texts
+    from embeddings.tags import cosine_scores, prototype_vectors
+    from pipelines.common.config import TagConfig
+
+    tags = [TagConfig(name="audio", phrases=["headphones with great sound", "耳机音质"]),
+            TagConfig(name="gloomy", phrases=["broke, disappointed"], sources=["review"])]
+    ws = write_curated(tmp_path)
+    m = run_embed(config(tmp_path, tags={"tags": tags}), model=model)
+    assert m["tags"] == {"view": "user_profile_tags", "names": ["audio", "gloomy"], "phrases": 3, "rows": 7,
+                         "users": 3, "phrases_encoded": 6}  # 3 phrases as passages and as queries
+    table = pd.read_parquet(ws.feature_table("user_profile_tags"))
+    profiles = _tables(ws)
+    assert list(table.columns) == ["user_id", "event_timestamp", "tag_audio", "tag_gloomy", "user_profile_tags_ts"]
+    u1 = table[table["user_id"] == "u1"].iloc[-1]  # u1 reviewed and searched by then
+    protos = {kind: prototype_vectors(encode(model, canonical_texts(["headphones with great sound", "耳机音质",
+                                                                     "broke, disappointed"], True), kind),
+                                      [0, 0, 1], 2) for kind in ("document", "query")}
+    review = profiles["user_review_profile"].query("user_id == 'u1'").iloc[-1]["review_embedding"][None]
+    search = profiles["user_search_profile"].query("user_id == 'u1'").iloc[-1]["search_embedding"][None]
+    rev, sea = cosine_scores(review, protos["document"])[0], cosine_scores(search, protos["query"])[0]
+    assert np.isclose(u1["tag_audio"], (rev[0] + sea[0]) / 2, atol=1e-6) and np.isclose(u1["tag_gloomy"], rev[1], atol=1e-6)
+    assert table.query("user_id == 'u4'")["tag_gloomy"].isna().all()  # u4 only searched: no review tag
+    assert run_embed(config(tmp_path, tags={"tags": tags}), model=model)["tags"]["phrases_encoded"] == 0  # cached
+
+
+def test_disabled_tags_write_an_empty_typed_view(tmp_path, model) -> None:
+    ws = write_curated(tmp_path)
+    m = run_embed(config(tmp_path, tags__enabled=False), model=model)
+    assert m["tags"]["rows"] == 0 and m["tags"]["names"] == [] and m["tags"]["phrases_encoded"] == 0
+    assert list(pd.read_parquet(ws.feature_table("user_profile_tags")).columns) == [
+        "user_id", "event_timestamp", "user_profile_tags_ts"]

@@ -1,4 +1,4 @@
-"""Changing only the texts after a cutoff leaves every stored profile up to the cutoff bit-identical
+"""Changing only the texts after a cutoff leaves every stored profile (and profile tag) up to the cutoff bit-identical
 (default encoder, default precision): vectors depend on (model, text) alone, not on the corpus."""
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ FUTURE_SEARCHES = [("u1", 11, "蓝牙耳机 降噪"), ("u3", 30, "trail running 
 def _profiles(data_dir, reviews, searches) -> dict[str, pd.DataFrame]:
     write_curated(data_dir, reviews, searches)
     run_embed(config(data_dir, encoder__model="multilingual-e5-small"), model=e5())
-    return {v: pd.read_parquet(data_dir / "features" / f"{v}.parquet") for v in ("user_review_profile", "user_search_profile")}
+    views = ("user_review_profile", "user_search_profile", "user_profile_tags")
+    return {v: pd.read_parquet(data_dir / "features" / f"{v}.parquet") for v in views}
 
 
 def test_profiles_up_to_a_cutoff_ignore_texts_after_it(tmp_path) -> None:
