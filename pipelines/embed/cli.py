@@ -79,6 +79,10 @@ def print_summary(manifest: dict[str, Any]) -> None:
         console.print(f"[yellow]note:[/] {note}")
     views = ", ".join(f"{v} {p['rows']:,} rows / {p['users']:,} users" for v, p in manifest["profiles"].items())
     console.print(f"profiles: {views}")
+    tags = manifest.get("tags")
+    if tags:
+        console.print(f"tags: {tags['view']} {tags['rows']:,} rows / {tags['users']:,} users, {len(tags['names'])} tags "
+                      f"({tags['phrases_encoded']:,} prototype encodings new)")
     rate = manifest["encoded"] / max(manifest["seconds"], 1e-9)
     console.print(f"model {manifest['model']} (dim {manifest['dim']}) on {manifest['device']}"
                   f"{' ' + manifest['precision'] if manifest['precision'] else ''}, batch {manifest['batch_size']}: "

@@ -61,3 +61,25 @@ def expected_calibration_error(table: pd.DataFrame) -> dict[str, float]:
     for tier, t in table.groupby("tier", sort=False):
         out[str(tier)] = float(np.average((t["mean_pred"] - t["observed"]).abs(), weights=t["rows"]))
     return out
+
+
+def tag_relations(tags: pd.DataFrame, spend: np.ndarray, tier: np.ndarray | None,
+                  tiers: list[str]) -> dict[str, dict]:
+    """Per profile tag column (``tag_<name>``) on labelled rows: rows with a value, its Spearman
+    correlation with the purchasing-power label, and its mean per true tier class (``tier``:
+    class indices, NaN where unlabelled; None without a tier label)."""
+    from scipy.stats import spearmanr
+
+    spend = np.asarray(spend, dtype=float)
+    out: dict[str, dict] = {}
+    for column in tags.columns:
+        values = tags[column].to_numpy(dtype=float)
+        keep = ~np.isnan(values) & ~np.isnan(spend)
+        rho = float(spearmanr(values[keep], spend[keep])[0]) if keep.sum() > 2 and np.ptp(values[keep]) > 0 else None
+        by_tier = {}
+        if tier is not None:
+            for j, name in enumerate(tiers):
+                member = ~np.isnan(values) & (np.asarray(tier, dtype=float) == j)
+                by_tier[name] = float(values[member].mean()) if member.any() else None
+        out[column] = {"n": int(keep.sum()), "spearman_pp": rho, "mean_by_tier": by_tier}
+    return out

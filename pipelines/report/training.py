@@ -206,6 +206,20 @@ def segment_section(metrics: dict) -> Section:
     return Section("Segments", tables=[table] if rows else [], charts=charts(*plots))
 
 
+def tag_section(tags: dict | None, tiers: list[str]) -> Section | None:
+    """Profile tags on the test split: Spearman with the purchasing-power label, mean per tier."""
+    if not tags:
+        return None
+    shown = [t for t in tiers if any(_get(r, "mean_by_tier", t) is not None for r in tags.values())]
+    rows = [[name.removeprefix("tag_"), count(r.get("n")), num(r.get("spearman_pp")),
+             *[num(_get(r, "mean_by_tier", t)) for t in shown]] for name, r in tags.items()]
+    table = Table(["tag", "rows", "Spearman with purchasing power", *[f"mean ({t})" for t in shown]], rows)
+    return Section("Profile tags (test split)", "Each tag is the cosine of the user's review/search profiles to "
+                   "the tag's prototype phrases as of the cutoff (docs/EMBEDDINGS.md); tags are served by "
+                   "/v1/predict and are not model inputs. Mean per tier uses the true next-horizon tier.",
+                   [table])
+
+
 def cutoff_section(rows_per_cutoff: dict[str, int]) -> Section | None:
     """Training-frame rows per cutoff on a date axis."""
     if not rows_per_cutoff:
@@ -229,7 +243,8 @@ def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info:
     if info.get("hyperparameters"):
         sections.append(hyperparameter_section(info["hyperparameters"]))
     sections += [ablation_section(metrics), importance_section(importance), segment_section(metrics)]
-    sections += [s for s in (fairness_section(metrics.get("fairness")), cutoff_section(info.get("rows_per_cutoff", {})))
+    sections += [s for s in (tag_section(metrics.get("tags"), list(info.get("tiers", []))),
+                             fairness_section(metrics.get("fairness")), cutoff_section(info.get("rows_per_cutoff", {})))
                  if s is not None]
     sections += list(info.get("extra_sections", []))
     warnings = info["warnings"] if "warnings" in info else baseline_warnings(metrics)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from feature_repo.names import EXPIRY_VIEW
+from feature_repo.names import EXPIRY_VIEW, TAG_PREFIX, TAGS_VIEW, tag_feature_names
 from feature_repo.timestamps import epoch_s, ts_column
 from pipelines.common.config import PowerTierConfig
 from pipelines.embed.plan import SOURCES
@@ -83,6 +83,37 @@ class EventRejected(Exception):
 
 
 
+@dataclass(frozen=True)
+class TagState:
+    """The profile tags the event path keeps current: names, sources and prototypes per profile,
+    encoded at start-up with the serving encoder (the same vectors the embedding job caches)."""
+
+    names: list[str]
+    sources: list[list[str]]
+    prototypes: dict[str, np.ndarray]
+
+
+def load_tag_state(cfg: PowerTierConfig, store: FeatureStore, encoder: Encoder | None) -> TagState | None:
+    """Prototypes of the configured tags, or None (no encoder, no tags, or a registered
+    ``user_profile_tags`` with other tags than the config: then the next batch run updates them)."""
+    from embeddings.tags import KIND, prototype_vectors
+
+    views = {v.name: v for v in store.list_feature_views()}
+    names = cfg.tags.names()
+    if encoder is None or not names or TAGS_VIEW not in views:
+        return None
+    registered = [f.name for f in views[TAGS_VIEW].features if f.name.startswith(TAG_PREFIX)]
+    if registered != tag_feature_names(names):
+        logger.warning("user_profile_tags serves %s, the config has %s: events will not update tags online",
+                       registered, tag_feature_names(names))
+        return None
+    tags = cfg.tags.tags
+    owners = [i for i, t in enumerate(tags) for _ in t.phrases]
+    phrases = [p for t in tags for p in t.phrases]
+    protos = {p: prototype_vectors(encoder(phrases, kind), owners, len(tags)) for p, kind in KIND.items()}
+    return TagState(names, [list(t.sources) for t in tags], protos)
+
+
 @dataclass
 class EventContext:
     """What the event path keeps in memory: curated rows indexed by user, the event logs, the
@@ -102,6 +133,7 @@ class EventContext:
     bases: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
     compacting: threading.Lock = field(default_factory=threading.Lock)
     expiry: bool = True  # is the expiry-schedule view registered (workspaces applied before it was not)?
+    tags: TagState | None = None  # profile tags to recompute with a text profile (None: left to batch)
 
     @property
     def events_dir(self) -> Path:
@@ -126,7 +158,7 @@ def load_event_context(cfg: PowerTierConfig, store: FeatureStore, encoder: Encod
     ends = {f"user_{name}_profile": _materialized_end(store, f"user_{name}_profile") for name in (s.profile for s in TEXT.values())}
     expiry = EXPIRY_VIEW in {v.name for v in store.list_feature_views()}
     return EventContext(cfg, store, curated, rows_of, known, encoder, logs, ends, weight,
-                        store_lock or contextlib.nullcontext(), expiry=expiry)
+                        store_lock or contextlib.nullcontext(), expiry=expiry, tags=load_tag_state(cfg, store, encoder))
 
 
 def _materialized_end(store: FeatureStore, view: str) -> pd.Timestamp | None:
@@ -270,6 +302,25 @@ def profile_update(ctx: EventContext, table: str, user_id: str, latest: pd.Times
     return frame
 
 
+def tags_update(ctx: EventContext, table: str, user_id: str, profile: pd.DataFrame) -> pd.DataFrame:
+    """The user's ``user_profile_tags`` row from the just recomputed profile and the other
+    profile's online value, as the embedding job scores them (``embeddings.tags``)."""
+    from embeddings.tags import user_tags
+
+    assert ctx.tags is not None
+    name = TEXT[table].profile
+    other = "search" if name == "review" else "review"
+    stored = _online(ctx, user_id, [f"user_{other}_profile:{other}_embedding"])[f"{other}_embedding"]
+    vectors = {name: np.asarray(profile[f"{name}_embedding"].iloc[0], dtype=np.float32),
+               other: None if stored is None else np.asarray(stored, dtype=np.float32)}
+    values = user_tags(vectors, ctx.tags.prototypes, ctx.tags.sources)
+    at = _row_time(ctx, TAGS_VIEW, user_id, profile["event_timestamp"].iloc[0])
+    frame = pd.DataFrame({"user_id": [user_id], "event_timestamp": [at], ts_column(TAGS_VIEW): [epoch_s(at)],
+                          **{c: [float(v)] for c, v in zip(tag_feature_names(ctx.tags.names), values)}})
+    frame["event_timestamp"] = frame["event_timestamp"].astype("datetime64[us, UTC]")
+    return frame
+
+
 def recompute(ctx: EventContext, table: str, user_id: str, with_profile: bool) -> dict[str, pd.DataFrame]:
     """Every view the user's logged events change, recomputed from the durable state."""
     latest = pd.Timestamp(ctx.logs[table].user_rows(user_id)["ts"].max())
@@ -278,7 +329,10 @@ def recompute(ctx: EventContext, table: str, user_id: str, with_profile: bool) -
     # the event on (serve.predict applies schedule entries newer than the stored row).
     updates = {EXPIRY_VIEW: schedule, "user_transactions": row} if ctx.expiry else {"user_transactions": row}
     if with_profile:
-        updates[f"user_{TEXT[table].profile}_profile"] = profile_update(ctx, table, user_id, latest)
+        profile = profile_update(ctx, table, user_id, latest)
+        updates[f"user_{TEXT[table].profile}_profile"] = profile
+        if ctx.tags is not None:  # after the profile: a failed push leaves tags behind, never ahead
+            updates[TAGS_VIEW] = tags_update(ctx, table, user_id, profile)
     return updates
 
 

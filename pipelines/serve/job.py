@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.serve.predict import Predictor, _split_service
 from pipelines.serve.scoring import FastScorer
-from feature_repo.names import EXPIRY_VIEW, expiring_feature_names
+from feature_repo.names import EXPIRY_VIEW, TAG_PREFIX, TAGS_VIEW, expiring_feature_names
 from feature_repo.timestamps import ts_column
 from pipelines.storage.files import read_json
 
@@ -41,7 +41,15 @@ def load_predictor(store: FeatureStore, run_dir: Path, windows: list[int] | None
     run_id = run_json.get("run_id", run_dir.name)
     refs, on_demand = _split_service(store, service)
     return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model),
-                     _expiring(store, windows, features))
+                     _expiring(store, windows, features), _tags(store))
+
+
+def _tags(store: FeatureStore) -> tuple[str, ...]:
+    """The registered profile-tag features (none in a workspace applied before the view existed)."""
+    views = {v.name: v for v in store.list_feature_views()}
+    if TAGS_VIEW not in views:
+        return ()
+    return tuple(f.name for f in views[TAGS_VIEW].features if f.name.startswith(TAG_PREFIX))
 
 
 def _expiring(store: FeatureStore, windows: list[int] | None, features: list[str]) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from feature_repo.names import EXPIRY_VIEW, REQUEST_TIME_FIELD
+from feature_repo.names import EXPIRY_VIEW, REQUEST_TIME_FIELD, TAG_PREFIX, TAGS_VIEW
 from feature_repo.timestamps import ts_column
 from pipelines.features.expiry import TS_FIELD, VALUES_FIELD, value_at
 from pipelines.serve.scoring import (
@@ -74,6 +74,7 @@ class Predictor:
     on_demand: tuple[OnDemand, ...] = ()
     fast: FastScorer | None = None
     expiring: tuple[str, ...] = ()  # windowed features served from the expiry schedule ("": not registered)
+    tags: tuple[str, ...] = ()  # user_profile_tags features returned beside the answer (not model inputs)
 
 
 def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[str] | None, tuple[OnDemand, ...]]:
@@ -120,9 +121,9 @@ def lookup(store: FeatureStore, pred: Predictor, user_ids: list[str], as_of: dat
             data = store.get_online_features(features=pred.service, entity_rows=rows).to_dict()
         else:
             rows = [{"user_id": str(u)} for u in user_ids]
-            data = store.get_online_features(features=pred.refs + _expiry_refs(pred), entity_rows=rows).to_dict()
-        if pred.refs is None and pred.expiring:
-            data.update(store.get_online_features(features=_expiry_refs(pred), entity_rows=rows).to_dict())
+            data = store.get_online_features(features=pred.refs + _extra_refs(pred), entity_rows=rows).to_dict()
+        if pred.refs is None and _extra_refs(pred):
+            data.update(store.get_online_features(features=_extra_refs(pred), entity_rows=rows).to_dict())
     except store_errors() as exc:
         raise StoreUnavailable(f"online store unavailable: {exc}") from exc
     if pred.expiring:
@@ -131,11 +132,25 @@ def lookup(store: FeatureStore, pred: Predictor, user_ids: list[str], as_of: dat
     for view in pred.on_demand:
         out = view.udf(_udf_input(data, view.inputs))
         data.update({c: [None if pd.isna(v) else float(v) for v in out[c]] for c in view.outputs})
-    return {c: data[c] for c in ("user_id", *pred.features)}
+    return {c: data[c] for c in ("user_id", *pred.features, *pred.tags)}
 
 
 def _expiry_refs(pred: Predictor) -> list[str]:
     return [f"{EXPIRY_VIEW}:{TS_FIELD}", f"{EXPIRY_VIEW}:{VALUES_FIELD}"] if pred.expiring else []
+
+
+def _extra_refs(pred: Predictor) -> list[str]:
+    """Online reads beside the service: the expiry schedule and the profile tags."""
+    return _expiry_refs(pred) + [f"{TAGS_VIEW}:{t}" for t in pred.tags]
+
+
+def tag_values(pred: Predictor, data: Columns, i: int) -> dict[str, float | None]:
+    """User ``i``'s profile tags by tag name (null: no text profile yet, or a tag its texts lack)."""
+    out = {}
+    for column in pred.tags:
+        value = data[column][i]
+        out[column[len(TAG_PREFIX):]] = None if value is None or math.isnan(value) else float(value)
+    return out
 
 
 def apply_expiry(data: Columns, names: tuple[str, ...], at_s: float) -> None:
@@ -220,5 +235,6 @@ def score(pred: Predictor, data: Columns, as_of: datetime | None = None,
             "reasons": out.reasons[i],
             "tier_reasons_class": tier,  # the model explains the probability of the predicted tier
             "tier_reasons": out.tier_reasons[i],
+            "tags": tag_values(pred, data, i),
         })
     return results

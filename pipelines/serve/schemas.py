@@ -68,6 +68,13 @@ class Prediction(_Strict):
                                            examples=["gold"])
     tier_reasons: list[Reason] = Field(description="The three groups with the largest absolute contribution "
                                                    "to the probability of tier_reasons_class.")
+    tags: dict[str, float | None] = Field(
+        description="Profile tags from the user's texts (config tags; docs/EMBEDDINGS.md): cosine of the review "
+                    "and search profiles to each tag's prototype phrases, e.g. category interests, price_sensitive "
+                    "vs premium, positive vs negative. Higher = closer; compare a tag across users, not tags with "
+                    "each other. Null: no text profile yet (or, for review-only tags, no review). Empty when the "
+                    "workspace registers no tags.",
+        examples=[{"electronics": 0.83, "premium": 0.81, "price_sensitive": 0.78, "positive": 0.84}])
 
 
 class PredictResponse(_Strict):

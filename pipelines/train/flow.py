@@ -15,9 +15,11 @@ from ranking import fairness
 from pipelines.common.progress import NO_PROGRESS, Progress
 from ranking.gate import GateRule, run_verdict
 from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame, segment_masks
-from ranking.model import TwoStageModel, fit_two_stage
+from feature_repo.names import TAG_PREFIX
+from ranking.model import TwoStageModel, fit_two_stage, pp_labels, tier_labels
 from ranking.metrics import headline
 from ranking.params import TrainParams
+from pipelines.report.tables import tag_relations
 from pipelines.report.training import build_report
 from ranking.splits import split_frame
 
@@ -65,6 +67,11 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     metrics, preds = evaluate(models, skipped, split.train, split.test, params, main.feature_set)
     metrics["importance"] = importance(main, split.test, params.seed)
     predictions = prediction_frame(split.test, preds, params)
+    tags = [c for c in split.test.columns if c.startswith(TAG_PREFIX) and c not in (feature_names or [])]
+    if tags:  # profile tags ride along in the frame (not model inputs): their relation to the labels
+        tier = tier_labels(split.test, len(params.tiers)) if "tier_next" in split.test else None
+        metrics["tags"] = tag_relations(split.test[tags].reset_index(drop=True), pp_labels(split.test), tier,
+                                        list(params.tiers))
     progress.advance(TRAIN_TASK)
     verdict = run_verdict(metrics, GateRule.from_config(cfg) if hasattr(cfg, "train") else GateRule()).to_dict()
     metrics["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(split.test, main.spec_),

@@ -277,6 +277,7 @@ def training_frame(cfg: PowerTierConfig, store: "FeatureStore", cutoffs: list[pd
     if tables["tiers"] is None:
         labels = labels.drop(columns=["tier_next"])
     features = feast_store.historical_features(store, labels, SERVICE)
+    features = pd.concat([features, feast_store.historical_tags(store, labels)], axis=1)  # report only
     return with_attributes(features, tables["users"]), model_feature_names(store)
 
 

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from embeddings.profiles import review_profiles, search_profiles
-from feature_repo.names import EXPIRY_VIEW
+from embeddings.tags import KIND, profile_tags, prototype_vectors
+from feature_repo.names import EXPIRY_VIEW, TAGS_VIEW
 from pipelines.features.expiry import event_times, expiry_schedules
 from pipelines.storage import feast_store
 from pipelines.storage.artifact import save_run
@@ -87,6 +88,15 @@ def profile_table(events: pd.DataFrame, column: str, kind: str, half_life_days: 
     return search_profiles(events, vecs, half_life_days)
 
 
+def tag_table(cfg: PowerTierConfig, review: pd.DataFrame, search: pd.DataFrame, dim: int = DIM) -> pd.DataFrame:
+    """The embedding job's ``user_profile_tags`` rows over stand-in vectors of the config's phrases."""
+    tags = cfg.tags.tags
+    owners = [i for i, t in enumerate(tags) for _ in t.phrases]
+    protos = {p: prototype_vectors(np.stack([fake_vector(ph, dim) for t in tags for ph in t.phrases]),
+                                   owners, len(tags)) for p, kind in KIND.items()}
+    return profile_tags(review, search, cfg.tags.names(), protos, [t.sources for t in tags])
+
+
 def write_curated(ws: Workspace, tables: dict[str, pd.DataFrame]) -> None:
     """The tricky tables as curated Parquet (contract dtypes)."""
     for name, frame in tables.items():
@@ -128,10 +138,11 @@ def build_workspace(data_dir: Path, online_store: str = "sqlite", train: bool = 
     feast_store.write_feature_table(ws, EXPIRY_VIEW, expiry_schedules(feats, event_times(tables),
                                                                       cfg.features.windows_days))
     half_life = cfg.features.search_half_life_days
-    feast_store.write_feature_table(ws, "user_review_profile",
-                                    profile_table(tables["reviews"], "text", "review", half_life, dim))
-    feast_store.write_feature_table(ws, "user_search_profile",
-                                    profile_table(tables["searches"], "query", "search", half_life, dim))
+    review = profile_table(tables["reviews"], "text", "review", half_life, dim)
+    search = profile_table(tables["searches"], "query", "search", half_life, dim)
+    feast_store.write_feature_table(ws, "user_review_profile", review)
+    feast_store.write_feature_table(ws, "user_search_profile", search)
+    feast_store.write_feature_table(ws, TAGS_VIEW, tag_table(cfg, review, search, dim))
     store = feast_store.open_store(cfg)
     feast_store.apply(store, cfg)
     if materialize:

@@ -50,3 +50,26 @@ def test_disparity_is_flagged_past_the_ratio_only():
     assert fair["columns"]["channel"]["compared"] == ["web"] and fair["columns"]["channel"]["flagged"] == []
     loose = segment_fairness(y, p, None, None, masks, ratio=5.0, min_rows=30)
     assert loose["columns"]["region"]["flagged"] == []
+
+
+def test_tag_relations_rank_against_spend_and_average_per_true_tier():
+    import pandas as pd
+
+    from pipelines.report.tables import tag_relations
+    from pipelines.report.training import tag_section
+
+    spend = np.array([0.0, 10.0, 20.0, 30.0, np.nan, 50.0])
+    tier = np.array([0, 0, 1, 1, np.nan, 1])
+    tags = pd.DataFrame({"tag_premium": [0.1, 0.2, 0.3, 0.4, 0.9, np.nan],  # rises with spend
+                         "tag_price_sensitive": [0.6, 0.5, 0.4, 0.3, 0.2, 0.1]})
+    got = tag_relations(tags, spend, tier, ["bronze", "silver"])
+    assert got["tag_premium"]["n"] == 4 and got["tag_premium"]["spearman_pp"] == pytest.approx(1.0)
+    assert got["tag_price_sensitive"]["spearman_pp"] == pytest.approx(-1.0)
+    assert got["tag_premium"]["mean_by_tier"] == {"bronze": pytest.approx(0.15), "silver": pytest.approx(0.35)}
+    assert got["tag_price_sensitive"]["mean_by_tier"]["silver"] == pytest.approx((0.4 + 0.3 + 0.1) / 3)
+    flat = tag_relations(pd.DataFrame({"tag_x": [0.5] * 6}), spend, None, ["bronze", "silver"])
+    assert flat["tag_x"]["spearman_pp"] is None and flat["tag_x"]["mean_by_tier"] == {}
+    section = tag_section(got, ["bronze", "silver", "gold"])
+    assert section.tables[0].headers == ["tag", "rows", "Spearman with purchasing power", "mean (bronze)",
+                                         "mean (silver)"]  # a tier no row has is left out
+    assert section.tables[0].rows[0][:3] == ["premium", "4", "1"] and tag_section({}, ["bronze"]) is None

@@ -23,7 +23,8 @@ from pipelines.common.workspace import Workspace
 from pipelines.storage.eventlog import contract_rows
 from pipelines.features.transactional import build_transactional_features
 from tests.support.pit_data import TIERS
-from tests.support.serve_data import AS_OF, RUN_ID, SERVICE, build_workspace, fake_encoder, fake_vector, wait_until
+from tests.support.serve_data import (AS_OF, RUN_ID, SERVICE, build_workspace, fake_encoder, fake_vector, tag_table,
+                                     wait_until)
 
 KNOWN = ["u03", "u04", "u07"]  # never touched by the event tests below
 ISO_AS_OF = AS_OF.isoformat()
@@ -85,6 +86,23 @@ def test_predict_contract_for_known_unknown_and_repeated_users(client):
     assert cold["feature_timestamp"] is None
     assert pd.Timestamp(known["feature_timestamp"]) <= pd.Timestamp(AS_OF)
     assert _metric(client, "powertier_cold_starts_total") == before + 1
+
+
+def test_predict_returns_the_profile_tags_of_the_online_row(client, cfg):
+    table = pd.read_parquet(Workspace(cfg.data_dir).feature_table("user_profile_tags"))
+    table = table[table["event_timestamp"] <= AS_OF]
+    users = [u for u in KNOWN if (table["user_id"] == u).any()]
+    assert users, "the workspace must give some known user a text profile"
+    body = _predict(client, [*users, "nobody"]).json()["predictions"]
+    names = cfg.tags.names()
+    for user, got in zip(users, body):
+        want = table[table["user_id"] == user].sort_values("event_timestamp").iloc[-1]
+        assert list(got["tags"]) == names
+        for name in names:
+            value = want[f"tag_{name}"]
+            assert (got["tags"][name] is None) if pd.isna(value) else math.isclose(got["tags"][name], value, rel_tol=1e-12)
+        assert any(v is not None for v in got["tags"].values())
+    assert body[-1]["cold_start"] and body[-1]["tags"] == {n: None for n in names}
 
 
 @pytest.mark.parametrize(("kwargs", "status"), [
@@ -151,7 +169,9 @@ def test_lookup_equals_the_feast_sdk_through_the_whole_service(client, cfg):
     users = KNOWN + ["u00", "u01", "nobody"]  # u00: no order ever (recency null), nobody: no row
     got = lookup(state.store, state.predictor, users, AS_OF)
     want = feast_store.online_features(feast_store.open_store(cfg), users, SERVICE, as_of=AS_OF)
-    assert list(got) == list(want.columns) and got["user_id"] == users
+    tags = list(state.predictor.tags)  # read beside the service, for the answer's tags
+    assert tags == [f"tag_{n}" for n in cfg.tags.names()]
+    assert list(got) == [*want.columns, *tags] and got["user_id"] == users
     for name in want.columns.drop("user_id"):
         for a, b in zip(got[name], want[name]):
             if np.ndim(b):
@@ -210,7 +230,7 @@ def test_review_event_updates_the_profile_like_the_batch_job(client, cfg):
     text = "Lovely shoes, write me at jane.doe@example.com"
     resp = client.post("/v1/events/review", json={"user_id": user, "ts": ts.isoformat(), "text": text, "rating": 5})
     assert resp.status_code == 202, resp.text
-    assert set(resp.json()["updated_views"]) == {"user_transactions", "user_review_profile"}
+    assert set(resp.json()["updated_views"]) == {"user_transactions", "user_review_profile", "user_profile_tags"}
     logged = _event_log(cfg, "reviews")
     stored = logged.loc[logged.user_id == user, "text"].iloc[-1]
     assert "jane.doe" not in stored and "<EMAIL>" in stored  # redacted before anything is stored
@@ -221,6 +241,17 @@ def test_review_event_updates_the_profile_like_the_batch_job(client, cfg):
     np.testing.assert_allclose(np.asarray(got["review_embedding"]), np.asarray(want["review_embedding"]), atol=1e-6)
     assert got["review_count"] == want["review_count"] and got["reviews_365d"] >= 1
     assert got["review_mean_rating"] == pytest.approx(history["rating"].mean())
+    # The tags follow: the batch job's scoring of the new review profile and the stored search profile.
+    searches = pd.read_parquet(Workspace(cfg.data_dir).feature_table("user_search_profile"))
+    search = searches[searches.user_id == user].drop(columns="user_search_profile_ts")
+    review = pd.DataFrame({"user_id": [user], "event_timestamp": [ts], "review_embedding": [got["review_embedding"]],
+                           "review_count": [got["review_count"]]})
+    want_tags = tag_table(cfg, review.astype({"event_timestamp": "datetime64[us, UTC]"}), search).iloc[-1]
+    tags = _predict(client, [user], as_of=(ts + pd.Timedelta(hours=1)).isoformat()).json()["predictions"][0]["tags"]
+    assert list(tags) == cfg.tags.names()
+    for name, value in tags.items():
+        want_value = want_tags[f"tag_{name}"]
+        assert (value is None) if pd.isna(want_value) else value == pytest.approx(want_value, abs=1e-6), name
 
 
 def test_search_event_updates_the_decayed_profile_like_the_batch_job(client, cfg):
@@ -337,3 +368,17 @@ def test_breaker_fails_fast_after_a_store_error_then_lets_requests_through():
     with pytest.raises(StoreUnavailable, match="refused"):
         breaker.check()
     wait_until(lambda: breaker.check() is None, 2.0, "breaker closes after its cool-down")
+
+
+def test_historical_tags_are_the_latest_row_up_to_each_entity_time(cfg):
+    """What the training report retrieves: the offline PIT join of user_profile_tags."""
+    table = pd.read_parquet(Workspace(cfg.data_dir).feature_table("user_profile_tags"))
+    users = sorted(table["user_id"].unique())[:4] + ["nobody"]
+    times = [table["event_timestamp"].min() - pd.Timedelta(days=1), table["event_timestamp"].median(), pd.Timestamp(AS_OF)]
+    entities = pd.DataFrame([(u, t) for u in users for t in times], columns=["user_id", "event_timestamp"])
+    got = feast_store.historical_tags(feast_store.open_store(cfg), entities)
+    assert list(got.columns) == [f"tag_{n}" for n in cfg.tags.names()] and len(got) == len(entities)
+    for i, (user, t) in enumerate(entities.itertuples(index=False)):
+        rows = table[(table.user_id == user) & (table.event_timestamp <= t)]
+        want = rows.sort_values("event_timestamp").iloc[-1][got.columns] if len(rows) else pd.Series(np.nan, got.columns)
+        np.testing.assert_allclose(got.iloc[i].to_numpy(float), want.to_numpy(float), rtol=1e-12, equal_nan=True)

@@ -87,3 +87,23 @@ def test_y_only_and_pp_only_run_says_what_it_trained(tmp_path):
     assert any("tier: not trained" in n for n in summary["notes"])
     pred = pd.read_parquet(tmp_path / "r" / "predictions.parquet")
     assert "tier_pred" not in pred.columns and "purchasing_power_pred" in pred.columns
+
+
+def test_profile_tags_in_the_frame_are_reported_against_spend_and_tier_but_not_used(tmp_path):
+    import numpy as np
+
+    frame = synthetic_frame(n_users=150, n_cutoffs=6, dim=8, seed=21)
+    features = [c for c in frame.columns if c not in {"user_id", "event_timestamp", "purchasing_power", "tier_next",
+                                                      "label_available_at", "region"}]
+    rng = np.random.default_rng(0)
+    frame["tag_premium"] = np.log1p(frame["purchasing_power"].fillna(0))  # ranks like the label
+    frame["tag_noise"] = rng.normal(size=len(frame))
+    summary = run_training(frame, _cfg(tmp_path), tmp_path / "runs" / "r", feature_names=features)
+    metrics = json.loads((tmp_path / "runs" / "r" / "metrics.json").read_text())
+    assert set(metrics["tags"]) == {"tag_premium", "tag_noise"}
+    assert metrics["tags"]["tag_premium"]["spearman_pp"] > 0.99 and 0.3 > abs(metrics["tags"]["tag_noise"]["spearman_pp"])
+    assert set(metrics["tags"]["tag_premium"]["mean_by_tier"]) == {"bronze", "silver", "gold", "platinum"}
+    assert not any(c.startswith("tag_") for c in json.loads((tmp_path / "runs" / "r" / "features.json").read_text())
+                   ["features"])
+    assert "Profile tags (test split)" in (tmp_path / "runs" / "r" / "report.html").read_text()
+    assert summary["headline"]
