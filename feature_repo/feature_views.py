@@ -89,14 +89,17 @@ def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
 
     Self-contained (imports inside, literal names): Feast serialises it by value with dill.
     """
+    import numpy as np
     import pandas as pd
 
-    now = inputs["as_of_ts_s"].astype(float)
-    return pd.DataFrame({
-        "days_since_last_order": (now - inputs["last_order_ts_s"].astype(float)) / 86400.0,
-        "tenure_days": (now - inputs["signup_ts_s"].astype(float)) / 86400.0,
-        "btyd_age_days": (now - inputs["first_order_day_ts_s"].astype(float)) / 86400.0,
-    })
+    # numpy, not Series arithmetic: serving calls this once per request, and six pandas operations
+    # on one row cost more than the rest of the lookup (0.32 ms vs 0.04 ms per call).
+    def days(column: str):
+        return (now - inputs[column].to_numpy(dtype=np.float64, na_value=np.nan)) / 86400.0
+
+    now = inputs["as_of_ts_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.DataFrame({"days_since_last_order": days("last_order_ts_s"), "tenure_days": days("signup_ts_s"),
+                         "btyd_age_days": days("first_order_day_ts_s")}, index=inputs.index)
 
 
 def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:

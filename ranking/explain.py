@@ -33,8 +33,9 @@ def group_contributions(booster: lgb.Booster, Z: np.ndarray, columns: list[str],
         blocks = contrib.reshape(len(Z), -1, width)
         idx = np.zeros(len(Z), dtype=int) if class_index is None else np.asarray(class_index, dtype=int)
         contrib = blocks[np.arange(len(Z)), idx]
-    names = sorted(set(groups[c] for c in columns))
-    member = np.array([[groups[c] == g for g in names] for c in columns], dtype=np.float64).reshape(len(columns), -1)
+    of = np.array([groups[c] for c in columns], dtype=object)
+    names = sorted(set(of))
+    member = (of[:, None] == np.array(names, dtype=object)[None, :]).astype(np.float64)
     return pd.DataFrame(contrib[:, :-1] @ member, columns=names)
 
 

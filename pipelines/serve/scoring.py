@@ -87,7 +87,10 @@ class FastScorer:
             return group_contributions(m.tier_booster_, Z, m.feature_columns_, m.groups_, t_it, tier)
         if self._per_class is None:
             self._per_class = class_boosters(m.tier_booster_, t_it)
-        parts = [(np.flatnonzero(tier == k), k) for k in np.unique(tier)]
+        classes = np.unique(tier)
+        if len(classes) == 1:  # every row (always, for one user) has the same tier: no regrouping
+            return group_contributions(self._per_class[int(classes[0])], Z, m.feature_columns_, m.groups_, 0)
+        parts = [(np.flatnonzero(tier == k), k) for k in classes]
         frames = [group_contributions(self._per_class[k], Z[rows], m.feature_columns_, m.groups_, 0).set_index(rows)
                   for rows, k in parts]
         return pd.concat(frames).sort_index()
