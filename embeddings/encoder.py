@@ -8,8 +8,10 @@ A stored vector must be a function of (model, text) alone, whatever else is enco
 ``encode`` therefore never pads: texts are grouped by exact token count and every forward pass
 has the same shape, ``(ROWS, n_tokens)`` (a short group is filled up with copies of its last
 text, whose outputs are discarded). The same shape means the same kernels and the same
-reduction order, so a text gives the same bits alone, in any corpus, in any order and with
-any thread count (tested at fp32 on CPU, the default there).
+reduction order, so a text gives the same bits alone, in any corpus and in any order, at a
+given CPU thread count (tested at fp32 on CPU, the default there, with the default count and with
+one thread: torch's CPU kernels round differently with a different thread count, so processes that
+must agree bit for bit, e.g. Ray encoder actors and a local run, set ``encoder.num_threads``).
 """
 
 from __future__ import annotations
