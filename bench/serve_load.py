@@ -67,8 +67,9 @@ def _env(data_dir: Path, store: str, redis_url: str | None) -> dict[str, str]:
     return env
 
 
-def prepare_workspace(dest: Path, store: str, source: Path | None) -> list[str]:
-    """A served workspace at ``dest`` for ``store``; returns user ids that have features."""
+def prepare_workspace(dest: Path, store: str, source: Path | None, run: Path | None = None) -> list[str]:
+    """A served workspace at ``dest`` for ``store`` (serving ``run``, default the source's
+    promoted run); returns user ids that have features."""
     import pandas as pd
 
     from pipelines.storage import feast_store
@@ -83,7 +84,9 @@ def prepare_workspace(dest: Path, store: str, source: Path | None) -> list[str]:
         src, ws = Workspace(source), Workspace(dest)
         for part in (src.curated, src.features):
             shutil.copytree(part, dest / part.name)
-        run = (src.runs / "latest").resolve()
+        run = (run or src.runs / "latest").resolve()
+        if not (run / "model.json").is_file():
+            raise SystemExit(f"no run to serve at {run} (promote one, or pass --run DIR)")
         shutil.copytree(run, ws.runs / run.name)
         (ws.runs / "latest").symlink_to(ws.runs / run.name)
         cfg = load_config(data_dir=dest, online_store=store)
@@ -226,6 +229,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--workspace", type=Path, help="Workspace with curated/, features/ and runs/latest.")
+    parser.add_argument("--run", type=Path, help="With --workspace: the run dir to serve (default runs/latest).")
     src.add_argument("--synthetic", action="store_true", help="Seeded synthetic workspace (the default).")
     ap.add_argument("--rates", default="50,100,200", help="Comma-separated request rates (req/s).")
     ap.add_argument("--duration", type=float, default=30.0, help="Seconds per rate and request size.")
@@ -266,7 +270,7 @@ def run(args) -> list[Result]:
                     os.environ["POWERTIER_REDIS_URL"] = url
                 if STOP.is_set():
                     break
-                users = prepare_workspace(work / f"ws-{store}", store, args.workspace)
+                users = prepare_workspace(work / f"ws-{store}", store, args.workspace, args.run)
                 results += bench_store(store, work / f"ws-{store}", users, args, url, work)
         finally:
             if redis:
