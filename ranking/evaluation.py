@@ -3,7 +3,7 @@ overall and by segment, assembled into the ``metrics.json`` layout."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -34,14 +34,14 @@ def ablation_plan(spec: FeatureSpec) -> tuple[list[str], dict[str, str]]:
 
 def fit_ablations(train: pd.DataFrame, valid: pd.DataFrame, params: TrainParams,
                   feature_names: list[str] | None = None, main: TwoStageModel | None = None,
-                  ) -> tuple[dict[str, TwoStageModel], dict[str, str]]:
+                  on_fit: Callable[[], None] | None = None) -> tuple[dict[str, TwoStageModel], dict[str, str]]:
     """One fitted model per runnable feature set (reusing ``main`` for its own set)."""
     runnable, skipped = ablation_plan(infer_feature_spec(train, feature_names))
     names = None if feature_names is None else tuple(feature_names)
     models = {}
     for fs in runnable:
         reuse = main is not None and main.feature_set == fs
-        models[fs] = main if reuse else TwoStageModel(params, fs, names).fit(train, valid)
+        models[fs] = main if reuse else TwoStageModel(params, fs, names).fit(train, valid, on_fit)
     return models, skipped
 
 

@@ -5,7 +5,7 @@ mean) and the tier (multiclass, balanced class weights)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -190,8 +190,15 @@ def _best_variant(booster: lgb.Booster, objective: str, it: int, variants: list[
     return (*scored[int(best)], preds[best])
 
 
+def planned_fits(p: TrainParams, n_models: int) -> int:
+    """How many LightGBM fits ``n_models`` two-stage models make at most (every purchasing-power
+    objective and the tier model, ``trials`` each, or once without Optuna), for a progress total."""
+    return n_models * (len(PP_OBJECTIVES) + 1) * max(p.trials, 1)
+
+
 def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray, names: list[str],
-                         p: TrainParams) -> tuple[dict[str, lgb.Booster], str, dict[str, Any]]:
+                         p: TrainParams, on_fit: Callable[[], None] | None = None
+                         ) -> tuple[dict[str, lgb.Booster], str, dict[str, Any]]:
     """Tune every objective, add its blends with BTYD and P(buy) sharpenings, choose by
     :data:`SELECTION_RULE`. Returns (boosters by objective, the selected objective, per-objective
     validation info)."""
@@ -206,7 +213,7 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
             reference = dtrain
         dvalid = make_dataset(Zva, pp_target(objective, yva), names, reference=dtrain, init_score=offset(Zva, extra))
         booster, params, history = tune({**base_params(p), **obj_params}, dtrain, dvalid, p.trials, p.seed,
-                                        p.num_boost_round, p.early_stopping_rounds, p.parallel_trials)
+                                        p.num_boost_round, p.early_stopping_rounds, p.parallel_trials, on_fit)
         it = int(booster.best_iteration)
         if objective == "log1p_l2":  # Duan's smearing: E[exp(e)] of the training residuals on the log scale
             extra["smear"] = float(np.mean(np.exp(np.log1p(ytr) - booster.predict(Ztr, num_iteration=it))))
@@ -231,14 +238,15 @@ def class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def fit_tier(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray, names: list[str],
-             n_classes: int, p: TrainParams) -> tuple[lgb.Booster, dict[str, Any]]:
+             n_classes: int, p: TrainParams, on_fit: Callable[[], None] | None = None
+             ) -> tuple[lgb.Booster, dict[str, Any]]:
     """Multiclass booster over all ``n_classes`` tiers, weighted by the training class balance."""
     weights = class_weights(ytr, n_classes)
     dtrain = make_dataset(Ztr, ytr, names, weight=weights[ytr])
     dvalid = make_dataset(Zva, yva, names, weight=weights[yva], reference=dtrain)
     base = {**base_params(p), "objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
     booster, params, history = tune(base, dtrain, dvalid, p.trials, p.seed, p.num_boost_round,
-                                    p.early_stopping_rounds, p.parallel_trials)
+                                    p.early_stopping_rounds, p.parallel_trials, on_fit)
     info = {"best_iteration": int(booster.best_iteration), "params": params, "trials": history,
             "class_weights": weights.tolist()}
     return booster, info

@@ -8,7 +8,7 @@ metadata, numpy arrays and boosters, so the artifact can store it without pickle
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import lightgbm as lgb
 import numpy as np
@@ -59,8 +59,10 @@ class TwoStageModel(BaseEstimator):
         self.feature_names = feature_names
         self.with_linear = with_linear
 
-    def fit(self, train: pd.DataFrame, valid: pd.DataFrame) -> "TwoStageModel":
-        """Fit projection on train rows with vectors, then every model, early-stopped on ``valid``."""
+    def fit(self, train: pd.DataFrame, valid: pd.DataFrame,
+            on_fit: Callable[[], None] | None = None) -> "TwoStageModel":
+        """Fit projection on train rows with vectors, then every model, early-stopped on ``valid``.
+        ``on_fit`` (a fit parameter, not state) is called after every LightGBM fit, for progress."""
         names = None if self.feature_names is None else list(self.feature_names)
         self.spec_ = infer_feature_spec(train, names).restrict(self.feature_set)
         if not self.spec_.text_views and not self.spec_.y_features:
@@ -74,9 +76,9 @@ class TwoStageModel(BaseEstimator):
         self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
                         **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
         self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
-        self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid))
+        self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid), on_fit)
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
-                       tier_labels(valid, len(p.tiers)))
+                       tier_labels(valid, len(p.tiers)), on_fit)
         if self.with_linear:
             self.notes_.append("linear reference on the same Z: Poisson GLM (log link) on purchasing power in money"
                                + (", multinomial logistic tier" if self.linear_tier_ is not None else "")
@@ -113,12 +115,13 @@ class TwoStageModel(BaseEstimator):
              for v in self.spec_.text_views]
         return ", ".join(x + [f"{len(self.spec_.y_features)} transactional features"])
 
-    def _fit_pp(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray) -> None:
+    def _fit_pp(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
+                on_fit: Callable[[], None] | None = None) -> None:
         tr, va = ~np.isnan(ytr), ~np.isnan(yva)
         if not tr.any() or not va.any():
             raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
         self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
-            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params)
+            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params, on_fit)
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
         info = self.pp_info_[self.pp_objective_]
@@ -129,7 +132,8 @@ class TwoStageModel(BaseEstimator):
                            + f", x{info.get('scale', 1.0):.3g} mean calibration; chosen as the {gbm.SELECTION_RULE} "
                            f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
 
-    def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray) -> None:
+    def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
+                  on_fit: Callable[[], None] | None = None) -> None:
         self.tier_booster_, self.tier_info_, self.linear_tier_ = None, {}, None
         tr, va = ~np.isnan(ytr), ~np.isnan(yva)
         n_classes = len(self.params.tiers)
@@ -138,7 +142,7 @@ class TwoStageModel(BaseEstimator):
             return
         ytr_i, yva_i = ytr[tr].astype(np.int64), yva[va].astype(np.int64)
         self.tier_booster_, self.tier_info_ = gbm.fit_tier(Ztr[tr], ytr_i, Zva[va], yva_i, self.feature_columns_,
-                                                           n_classes, self.params)
+                                                           n_classes, self.params, on_fit)
         if self.with_linear:
             self.linear_tier_ = LinearReference("classification", n_classes=n_classes, seed=self.params.seed).fit(
                 Ztr[tr], ytr_i)
@@ -259,10 +263,11 @@ def _prefixed(arrays: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarra
 
 
 def fit_two_stage(train: pd.DataFrame, valid: pd.DataFrame, cfg: Any, feature_names: list[str] | None = None,
-                  feature_set: str | None = None, with_linear: bool = True) -> TwoStageModel:
+                  feature_set: str | None = None, with_linear: bool = True,
+                  on_fit: Callable[[], None] | None = None) -> TwoStageModel:
     """Fit the main model; ``cfg`` is a PowerTierConfig or :class:`TrainParams`; the feature set
     defaults to XY, or to whatever inputs exist (Y only when there are no text views)."""
     params = cfg if isinstance(cfg, TrainParams) else TrainParams.from_config(cfg)
     fs = feature_set or default_feature_set(infer_feature_spec(train, feature_names))
     names = None if feature_names is None else tuple(feature_names)
-    return TwoStageModel(params, fs, names, with_linear).fit(train, valid)
+    return TwoStageModel(params, fs, names, with_linear).fit(train, valid, on_fit)

@@ -8,7 +8,7 @@ are told back in trial order (``parallel`` at a time), so the search is reproduc
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Callable
 
 import lightgbm as lgb
 import optuna
@@ -47,20 +47,22 @@ def valid_score(booster: lgb.Booster, metric: str) -> float:
 
 
 def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials: int, seed: int,
-         num_boost_round: int, early_stopping_rounds: int,
-         parallel: int = 1) -> tuple[lgb.Booster, dict[str, Any], list[dict]]:
+         num_boost_round: int, early_stopping_rounds: int, parallel: int = 1,
+         on_fit: Callable[[], None] | None = None) -> tuple[lgb.Booster, dict[str, Any], list[dict]]:
     """Best booster, its tuned parameters, and the trial history (params, loss, rounds).
 
     Trials are asked from the seeded sampler ``parallel`` at a time, fitted in parallel threads
     (LightGBM releases the GIL) and told back in trial order, so the search depends on the seed
     and ``parallel`` only, never on which fit finishes first. ``parallel=1`` is the plain
-    sequential search.
+    sequential search. ``on_fit`` is called after every finished fit (a caller's progress bar).
     """
+    on_fit = on_fit or (lambda: None)
     base = dict(base)
     defaults = {**DEFAULTS, **base.pop("defaults", {})}  # an objective may start from its own first trial
     metric = base["metric"]
     if trials <= 0:
         booster = train_once({**base, **defaults}, dtrain, dvalid, num_boost_round, early_stopping_rounds)
+        on_fit()
         return booster, dict(defaults), [_record(0, defaults, booster, metric)]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
@@ -79,6 +81,7 @@ def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials:
                 loss = valid_score(booster, metric)
                 study.tell(trial, loss)
                 history.append(_record(trial.number, params, booster, metric))
+                on_fit()
                 if not best or loss < best["loss"]:  # keep only the best booster in memory
                     best.update(loss=loss, booster=booster, params=params)
     return best["booster"], best["params"], history

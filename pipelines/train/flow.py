@@ -14,7 +14,9 @@ import pandas as pd
 from ranking import fairness
 from pipelines.common.progress import NO_PROGRESS, Progress
 from ranking.gate import GateRule, run_verdict
-from ranking.evaluation import evaluate, fit_ablations, importance, prediction_frame, segment_masks
+from ranking.evaluation import ablation_plan, evaluate, fit_ablations, importance, prediction_frame, segment_masks
+from ranking.dataset import infer_feature_spec
+from ranking.gbm import planned_fits
 from feature_repo.names import TAG_PREFIX
 from ranking.model import TwoStageModel, fit_two_stage, pp_labels, tier_labels
 from ranking.metrics import headline
@@ -41,6 +43,7 @@ class TrainedRun:
 
 TRAIN_TASK = "train: retrieve, fit main model, fit ablations, evaluate, report"
 TRAIN_STEPS = 5
+FITS_TASK = "train: LightGBM fits (Optuna trials of every model)"
 
 
 def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: list[str] | None = None,
@@ -49,17 +52,21 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     """Split, fit the main model and the ablations, evaluate, explain and render the report.
 
     ``cfg`` is a PowerTierConfig; ``feature_names`` the service's feature list (default: inferred
-    from the frame); ``progress`` advances :data:`TRAIN_TASK` once per finished step."""
+    from the frame); ``progress`` advances :data:`TRAIN_TASK` once per finished step and
+    :data:`FITS_TASK` once per LightGBM fit (each Optuna trial), whose total is an upper bound."""
     params = TrainParams.from_config(cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     split = split_frame(frame, params.split, params.test_fraction, params.horizon_days, params.seed)
     log(f"split ({split.info['strategy']}): rows {split.info['rows']}, "
         f"gap rows dropped {split.info['dropped_gap_rows']}")
-    main = fit_two_stage(split.train, split.valid, params, feature_names)
+    progress.start(FITS_TASK, planned_fits(params, len(ablation_plan(infer_feature_spec(frame, feature_names))[0])))
+    on_fit = lambda: progress.advance(FITS_TASK)  # noqa: E731
+    main = fit_two_stage(split.train, split.valid, params, feature_names, on_fit=on_fit)
     timings["fit_main_s"] = time.perf_counter() - t0  # main.notes_ go to run.json; `train` prints them once
     progress.advance(TRAIN_TASK)
-    models, skipped = fit_ablations(split.train, split.valid, params, feature_names, main)
+    models, skipped = fit_ablations(split.train, split.valid, params, feature_names, main, on_fit)
+    progress.finish(FITS_TASK)
     progress.advance(TRAIN_TASK)
     for fs, why in skipped.items():
         log(f"ablation {fs} skipped: {why}")

@@ -107,3 +107,35 @@ def test_profile_tags_in_the_frame_are_reported_against_spend_and_tier_but_not_u
                    ["features"])
     assert "Profile tags (test split)" in (tmp_path / "runs" / "r" / "report.html").read_text()
     assert summary["headline"]
+
+
+class _Recorder:
+    """A Progress that keeps every call, to check what the bars would show."""
+
+    def __init__(self):
+        self.totals, self.done, self.finished = {}, {}, []
+
+    def start(self, task, total=None):
+        self.totals[task], self.done[task] = total, 0
+
+    def advance(self, task, n=1):
+        self.done[task] = self.done.get(task, 0) + n
+
+    def finish(self, task):
+        self.finished.append(task)
+
+
+def test_progress_advances_once_per_lightgbm_fit_within_its_planned_total(tmp_path):
+    from pipelines.train.flow import FITS_TASK, fit_and_evaluate
+    from ranking import tuning
+
+    frame = synthetic_frame(n_users=100, n_cutoffs=6, dim=8, seed=23)
+    cfg = load_config(None, data_dir=str(tmp_path), train__trials=2, train__num_boost_round=20,
+                      train__early_stopping_rounds=5, train__projection_dims=4)
+    fits, real = [], tuning.train_once
+    progress = _Recorder()
+    with pytest.MonkeyPatch.context() as mp:  # count the real LightGBM fits beside the bar
+        mp.setattr(tuning, "train_once", lambda *a, **k: fits.append(1) or real(*a, **k))
+        fit_and_evaluate(frame, cfg, "r", progress=progress)
+    assert progress.done[FITS_TASK] == len(fits) > 0
+    assert len(fits) <= progress.totals[FITS_TASK] and FITS_TASK in progress.finished
