@@ -4,7 +4,8 @@ A tag (category interest, price sensitivity, premium taste, sentiment, ...) is d
 prototype phrases. Its prototype is the normalised mean of their vectors, encoded with the same
 model and prompt as the profile it is compared to (``document``/passage for reviews, ``query``
 for searches). A user's tag at t is the cosine between that prototype and the user's profile
-vector as of t, averaged over the tag's sources (review, search) the user has a profile in by t.
+vector as of t, averaged over the tag's sources (review, search) the user has a profile in by t,
+then centred within the tag's group (minus the group's mean at that row; see ``centre``).
 
 ``profile_tags`` emits one row per (user, time a review or search profile row exists), i.e.
 exactly the times at which a tag can change, so the latest row with ``event_timestamp <= t`` is
@@ -76,13 +77,27 @@ def _row_times(scored: list[pd.DataFrame]) -> pd.DataFrame:
     return keys.drop_duplicates().sort_values(["event_timestamp", "user_id"], kind="stable").reset_index(drop=True)
 
 
+def centre(values: np.ndarray, groups: Sequence[str | None] | None) -> np.ndarray:
+    """Tag values ``(n, n_tags)`` with each group's row mean (over its non-null tags) subtracted;
+    tags without a group keep their raw value."""
+    if not groups:
+        return values
+    out = values.copy()
+    for g in sorted({g for g in groups if g is not None}):
+        cols = [i for i, x in enumerate(groups) if x == g]
+        out[:, cols] = values[:, cols] - _nanmean(values[:, cols])[:, None]
+    return out
+
+
 def profile_tags(review: pd.DataFrame | None, search: pd.DataFrame | None, names: Sequence[str],
-                 prototypes: dict[str, np.ndarray], sources: Sequence[Sequence[str]]) -> pd.DataFrame:
+                 prototypes: dict[str, np.ndarray], sources: Sequence[Sequence[str]],
+                 groups: Sequence[str | None] | None = None) -> pd.DataFrame:
     """The tags table: one row per (user, time of a review or search profile row).
 
     ``prototypes[kind]`` is ``(len(names), dim)`` for ``kind`` in review/search (see
     :func:`prototype_vectors`); ``sources[i]`` lists the profiles tag i is scored on. A tag is
-    the mean cosine over those of its sources in which the user has a row by then (null if none).
+    the mean cosine over those of its sources in which the user has a row by then (null if none),
+    centred within its group (``groups[i]``, see :func:`centre`).
     """
     tables = {"review": review, "search": search}
     scored = {k: _scored(tables[k], k, prototypes.get(k)) for k in SOURCES}
@@ -95,10 +110,13 @@ def profile_tags(review: pd.DataFrame | None, search: pd.DataFrame | None, names
         frame = pd.merge_asof(frame, s, on="event_timestamp", by="user_id", direction="backward")
     out = frame[["user_id", "event_timestamp"]].copy()
     out["user_id"] = out["user_id"].astype("string")
-    for i, (name, srcs) in enumerate(zip(names, sources)):
+    raw = np.full((len(frame), len(names)), np.nan)
+    for i, srcs in enumerate(sources):
         cols = [f"{k}:{i}" for k in srcs if scored.get(k) is not None]
-        values = frame[cols].to_numpy(dtype=np.float64) if cols else np.full((len(frame), 1), np.nan)
-        out[tag_columns([name])[2]] = _nanmean(values)
+        raw[:, i] = _nanmean(frame[cols].to_numpy(dtype=np.float64)) if cols else np.nan
+    values = centre(raw, groups)
+    for i, column in enumerate(tag_columns(names)[2:]):
+        out[column] = values[:, i]
     return out.sort_values(["user_id", "event_timestamp"], kind="stable").reset_index(drop=True)
 
 
@@ -111,7 +129,7 @@ def _nanmean(values: np.ndarray) -> np.ndarray:
 
 
 def user_tags(vectors: dict[str, np.ndarray | None], prototypes: dict[str, np.ndarray],
-              sources: Sequence[Sequence[str]]) -> np.ndarray:
+              sources: Sequence[Sequence[str]], groups: Sequence[str | None] | None = None) -> np.ndarray:
     """One user's tags ``(n_tags,)`` from the current profile vector per source (None: no profile
     yet), by the same arithmetic as :func:`profile_tags` (serving updates a user with it)."""
     scores = {k: cosine_scores(np.asarray(v, dtype=np.float64)[None], prototypes[k])[0]
@@ -120,4 +138,4 @@ def user_tags(vectors: dict[str, np.ndarray | None], prototypes: dict[str, np.nd
     for i, srcs in enumerate(sources):
         values = np.array([[scores[k][i] for k in srcs if k in scores]], dtype=np.float64)
         out[i] = _nanmean(values)[0] if values.size else np.nan
-    return out
+    return centre(out[None], groups)[0]

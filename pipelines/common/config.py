@@ -73,8 +73,8 @@ class EncoderConfig(_Section):
 
 # Profile tags (embeddings/tags.py, docs/EMBEDDINGS.md section 7): each tag's prototype phrases,
 # Chinese and English, are encoded with the loaded encoder and averaged; a user's tag at t is the
-# cosine between that mean and the user's profile vectors as of t. Categories are the
-# simulator's (pipelines/simulate/vocab.py); price and sentiment come in opposite pairs.
+# cosine between that mean and the user's profile vectors as of t, centred within the tag's group.
+# Categories are the simulator's (pipelines/simulate/vocab.py); price and sentiment are opposite pairs.
 _CATEGORY_PHRASES = {
     "electronics": ["electronics and gadgets", "a new phone, laptop or headphones", "数码电子产品", "手机 耳机 电脑"],
     "fashion": ["fashion and clothing", "dresses, shoes and handbags", "时尚服装", "衣服 鞋子 包包"],
@@ -111,12 +111,16 @@ class TagConfig(_Section):
     sources: list[Literal["review", "search"]] = Field(
         ["review", "search"], min_length=1, description="Profiles scored: the tag is the mean cosine over the "
         "listed profiles the user has at t (reviews are encoded as passages, searches as queries).")
+    group: str | None = Field(None, description="Tags of one group are centred: each minus the group's mean "
+                              "at that row, so a tag says 'more than the user's other tags of the group' "
+                              "(raw cosines share a large per-user offset). None: the raw cosine.")
 
 
 def default_tags() -> list[TagConfig]:
     """Category interests (the simulator's ten), price sensitivity vs premium taste, sentiment."""
-    tags = [TagConfig(name=n, phrases=p) for n, p in _CATEGORY_PHRASES.items()]
-    return tags + [TagConfig(name=n, phrases=p, sources=s) for n, (p, s) in _TRAIT_PHRASES.items()]
+    tags = [TagConfig(name=n, phrases=p, group="category") for n, p in _CATEGORY_PHRASES.items()]
+    groups = {"price_sensitive": "price", "premium": "price", "positive": "sentiment", "negative": "sentiment"}
+    return tags + [TagConfig(name=n, phrases=p, sources=s, group=groups[n]) for n, (p, s) in _TRAIT_PHRASES.items()]
 
 
 class TagsConfig(_Section):

@@ -207,7 +207,8 @@ def _write_tags(cfg: PowerTierConfig, ws: Workspace, tables: dict[str, pd.DataFr
         if names:
             protos[profile] = prototype_vectors(vectors[keys.get_indexer(pkeys)], owners, len(names))
     sources = [t.sources for t in cfg.tags.tags] if names else []
-    table = profile_tags(tables.get("review"), tables.get("search"), names, protos, sources)
+    groups = [t.group for t in cfg.tags.tags] if names else []
+    table = profile_tags(tables.get("review"), tables.get("search"), names, protos, sources, groups)
     if len(table):
         write_feature_table(ws, TAGS_VIEW, table)
     else:

@@ -215,7 +215,8 @@ def tag_section(tags: dict | None, tiers: list[str]) -> Section | None:
              *[num(_get(r, "mean_by_tier", t)) for t in shown]] for name, r in tags.items()]
     table = Table(["tag", "rows", "Spearman with purchasing power", *[f"mean ({t})" for t in shown]], rows)
     return Section("Profile tags (test split)", "Each tag is the cosine of the user's review/search profiles to "
-                   "the tag's prototype phrases as of the cutoff (docs/EMBEDDINGS.md); tags are served by "
+                   "the tag's prototype phrases as of the cutoff, centred within its group (docs/EMBEDDINGS.md); "
+                   "tags are served by "
                    "/v1/predict and are not model inputs. Mean per tier uses the true next-horizon tier.",
                    [table])
 

@@ -91,6 +91,7 @@ class TagState:
     names: list[str]
     sources: list[list[str]]
     prototypes: dict[str, np.ndarray]
+    groups: list[str | None]
 
 
 def load_tag_state(cfg: PowerTierConfig, store: FeatureStore, encoder: Encoder | None) -> TagState | None:
@@ -111,7 +112,7 @@ def load_tag_state(cfg: PowerTierConfig, store: FeatureStore, encoder: Encoder |
     owners = [i for i, t in enumerate(tags) for _ in t.phrases]
     phrases = [p for t in tags for p in t.phrases]
     protos = {p: prototype_vectors(encoder(phrases, kind), owners, len(tags)) for p, kind in KIND.items()}
-    return TagState(names, [list(t.sources) for t in tags], protos)
+    return TagState(names, [list(t.sources) for t in tags], protos, [t.group for t in tags])
 
 
 @dataclass
@@ -313,7 +314,7 @@ def tags_update(ctx: EventContext, table: str, user_id: str, profile: pd.DataFra
     stored = _online(ctx, user_id, [f"user_{other}_profile:{other}_embedding"])[f"{other}_embedding"]
     vectors = {name: np.asarray(profile[f"{name}_embedding"].iloc[0], dtype=np.float32),
                other: None if stored is None else np.asarray(stored, dtype=np.float32)}
-    values = user_tags(vectors, ctx.tags.prototypes, ctx.tags.sources)
+    values = user_tags(vectors, ctx.tags.prototypes, ctx.tags.sources, ctx.tags.groups)
     at = _row_time(ctx, TAGS_VIEW, user_id, profile["event_timestamp"].iloc[0])
     frame = pd.DataFrame({"user_id": [user_id], "event_timestamp": [at], ts_column(TAGS_VIEW): [epoch_s(at)],
                           **{c: [float(v)] for c, v in zip(tag_feature_names(ctx.tags.names), values)}})

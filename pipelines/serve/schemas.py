@@ -70,11 +70,11 @@ class Prediction(_Strict):
                                                    "to the probability of tier_reasons_class.")
     tags: dict[str, float | None] = Field(
         description="Profile tags from the user's texts (config tags; docs/EMBEDDINGS.md): cosine of the review "
-                    "and search profiles to each tag's prototype phrases, e.g. category interests, price_sensitive "
-                    "vs premium, positive vs negative. Higher = closer; compare a tag across users, not tags with "
-                    "each other. Null: no text profile yet (or, for review-only tags, no review). Empty when the "
-                    "workspace registers no tags.",
-        examples=[{"electronics": 0.83, "premium": 0.81, "price_sensitive": 0.78, "positive": 0.84}])
+                    "and search profiles to each tag's prototype phrases, centred within the tag's group (> 0: more "
+                    "than the user's other tags of the group), e.g. category interests, price_sensitive vs premium, "
+                    "positive vs negative. Null: no text profile yet (or, for review-only tags, no review). Empty "
+                    "when the workspace registers no tags.",
+        examples=[{"electronics": 0.012, "premium": 0.006, "price_sensitive": -0.006, "positive": 0.011}])
 
 
 class PredictResponse(_Strict):

@@ -94,7 +94,7 @@ def tag_table(cfg: PowerTierConfig, review: pd.DataFrame, search: pd.DataFrame, 
     owners = [i for i, t in enumerate(tags) for _ in t.phrases]
     protos = {p: prototype_vectors(np.stack([fake_vector(ph, dim) for t in tags for ph in t.phrases]),
                                    owners, len(tags)) for p, kind in KIND.items()}
-    return profile_tags(review, search, cfg.tags.names(), protos, [t.sources for t in tags])
+    return profile_tags(review, search, cfg.tags.names(), protos, [t.sources for t in tags], [t.group for t in tags])
 
 
 def write_curated(ws: Workspace, tables: dict[str, pd.DataFrame]) -> None:

@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from embeddings.profiles import review_profiles, search_profiles
-from embeddings.tags import cosine_scores, profile_tags, prototype_vectors, tag_columns, user_tags
+from embeddings.tags import centre, cosine_scores, profile_tags, prototype_vectors, tag_columns, user_tags
 
 T0 = pd.Timestamp("2025-01-01", tz="UTC")
 HALF_LIFE = 30.0
 NAMES = ["alpha", "beta", "gamma"]
 SOURCES = [["review", "search"], ["review"], ["search"]]
+GROUPS = ["g", "g", None]  # alpha and beta are centred together, gamma stays raw
 DIM = 6
 
 
@@ -35,7 +36,8 @@ def data():
 
 
 def _tags(reviews, searches, protos) -> pd.DataFrame:
-    return profile_tags(review_profiles(*reviews), search_profiles(*searches, HALF_LIFE), NAMES, protos, SOURCES)
+    return profile_tags(review_profiles(*reviews), search_profiles(*searches, HALF_LIFE), NAMES, protos, SOURCES,
+                        GROUPS)
 
 
 def _profile_at(events: pd.DataFrame, vectors: np.ndarray, user: str, t: pd.Timestamp, decay: bool) -> np.ndarray | None:
@@ -49,13 +51,15 @@ def _profile_at(events: pd.DataFrame, vectors: np.ndarray, user: str, t: pd.Time
 
 
 def _brute(reviews, searches, protos, user: str, t: pd.Timestamp) -> list[float]:
-    """Each tag: the mean cosine over its sources in which the user has a text by t."""
+    """Each tag: the mean cosine over its sources in which the user has a text by t, minus the mean
+    of its group's non-null tags."""
     vecs = {"review": _profile_at(*reviews, user, t, False), "search": _profile_at(*searches, user, t, True)}
-    out = []
+    raw = []
     for i, srcs in enumerate(SOURCES):
         cos = [float(vecs[k] @ protos[k][i] / np.linalg.norm(vecs[k])) for k in srcs if vecs[k] is not None]
-        out.append(float(np.mean(cos)) if cos else np.nan)
-    return out
+        raw.append(float(np.mean(cos)) if cos else np.nan)
+    group = [v for v, g in zip(raw, GROUPS) if g == "g" and not np.isnan(v)]
+    return [v - np.mean(group) if g == "g" else v for v, g in zip(raw, GROUPS)]
 
 
 def test_prototypes_are_unit_means_and_every_tag_needs_a_phrase() -> None:
@@ -65,6 +69,14 @@ def test_prototypes_are_unit_means_and_every_tag_needs_a_phrase() -> None:
     with pytest.raises(ValueError, match="without prototype phrases"):
         prototype_vectors(vecs, [0, 0, 0], 2)
     assert np.allclose(cosine_scores(np.array([[2.0, 0.0]]), got), [[2 ** -0.5, 0.6]])
+
+
+def test_centring_opposes_a_pair_and_skips_nulls_and_ungrouped_tags() -> None:
+    values = np.array([[0.9, 0.7, 0.5, 0.8], [0.6, np.nan, 0.4, np.nan]])
+    got = centre(values, ["price", "price", None, "cat"])
+    np.testing.assert_allclose(got[0], [0.1, -0.1, 0.5, 0.0])
+    np.testing.assert_allclose(got[1], [0.0, np.nan, 0.4, np.nan])
+    assert centre(values, None) is values
 
 
 def test_a_profile_scores_the_same_bits_alone_or_among_many_rows() -> None:
@@ -118,9 +130,9 @@ def test_one_user_update_scores_like_the_table(data) -> None:
     """Serving recomputes one user's tags from its current profile vectors: same bits as the batch rows."""
     reviews, searches, protos = data
     review, search = review_profiles(*reviews), search_profiles(*searches, HALF_LIFE)
-    table = profile_tags(review, search, NAMES, protos, SOURCES)
+    table = profile_tags(review, search, NAMES, protos, SOURCES, GROUPS)
     for user in ("u1", "u4", "u5"):
         last = {k: (p[p.user_id == user].iloc[-1][f"{k}_embedding"] if (p.user_id == user).any() else None)
                 for k, p in (("review", review), ("search", search))}
         want = table[table.user_id == user].iloc[-1][tag_columns(NAMES)[2:]].to_numpy(dtype=float)
-        np.testing.assert_array_equal(user_tags(last, protos, SOURCES), want)
+        np.testing.assert_array_equal(user_tags(last, protos, SOURCES, GROUPS), want)
