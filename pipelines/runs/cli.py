@@ -23,6 +23,8 @@ def _fmt(value: Any) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4f}"
+    if isinstance(value, (list, tuple, dict)) and len(str(value)) > 60:  # e.g. a list of tag definitions
+        return f"[{len(value)} {'keys' if isinstance(value, dict) else 'items'}]"
     return str(value)
 
 

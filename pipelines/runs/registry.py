@@ -88,8 +88,9 @@ def config_differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -
     out = []
     for key in sorted(set(a) | set(b)):
         va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += config_differences(va, vb, f"{prefix}{key}.")
+        sections = [v if isinstance(v, dict) else {} if v is None else None for v in (va, vb)]
+        if None not in sections and (va is not None or vb is not None):  # a section (maybe one run's only)
+            out += config_differences(sections[0], sections[1], f"{prefix}{key}.")
         elif va != vb:
             out.append((f"{prefix}{key}", va, vb))
     return out

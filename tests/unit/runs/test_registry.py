@@ -28,6 +28,13 @@ def test_config_differences_name_nested_keys():
     assert diffs == [("train.trials", 4, 8)]
 
 
+def test_config_differences_open_a_section_only_one_run_has():
+    # A run made before a config section existed (None) against one that has it: its leaves, not
+    # the whole section printed as one value.
+    diffs = registry.config_differences({"tags": None, "seed": 1}, {"tags": {"enabled": True, "tags": [1]}, "seed": 1})
+    assert diffs == [("tags.enabled", None, True), ("tags.tags", None, [1])]
+
+
 def test_rollback_walks_back_through_promotions():
     history: list[dict] = []
     for run in ("a", "b", "c"):
