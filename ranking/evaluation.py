@@ -10,7 +10,7 @@ import pandas as pd
 
 from ranking.dataset import FEATURE_SETS, FeatureSpec, infer_feature_spec, numeric_matrix, segment_columns
 from ranking.explain import gain_importance, global_importance
-from ranking.metrics import regression_metrics, tier_metrics
+from ranking.metrics import calibration_deciles, regression_metrics, tier_metrics
 from ranking.model import TwoStageModel, pp_labels, tier_labels
 from ranking.params import TrainParams
 
@@ -166,6 +166,7 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
         main_preds[target][kind] = p
         metrics[target][kind] = score({"purchasing_power": {}, "tier": {}, target: {kind: p}},
                                       test, params)[target][kind]
+    metrics["purchasing_power"]["calibration_deciles"] = calibration_tables(test, main_preds["purchasing_power"])
     spec = models[main_fs].spec_
     masks = segment_masks(test, spec)
     metrics["segments"] = {col: {value: score(main_preds, test, params, mask) for value, mask in segs.items()}
@@ -176,6 +177,14 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
              for col, segs in masks.items()} for fs, preds in by_set.items()}
     metrics["main_feature_set"] = main_fs
     return metrics, main_preds
+
+
+def calibration_tables(frame: pd.DataFrame, pp_preds: dict[str, Any]) -> dict[str, dict]:
+    """Decile calibration (:func:`ranking.metrics.calibration_deciles`) of the main LightGBM model
+    and, when it was fitted, the BTYD baseline, on the labelled rows of ``frame``."""
+    y = pp_labels(frame)
+    return {kind: calibration_deciles(y, pp_preds[kind]) for kind in ("lightgbm", "btyd")
+            if isinstance(pp_preds.get(kind), np.ndarray)}
 
 
 def _why_missing(model: TwoStageModel, target: str) -> str:

@@ -109,3 +109,30 @@ def headline(scored: dict[str, dict[str, dict]]) -> dict[str, float | None]:
         for kind, suffix in (("lightgbm", ""), ("persistence", "_persistence"), ("btyd", "_btyd")):
             out[key + suffix] = scored.get(target, {}).get(kind, {}).get(name)
     return out
+
+
+def calibration_deciles(y: np.ndarray, p: np.ndarray, deciles: int = 10) -> dict:
+    """Money calibration by predicted decile: rows ranked by ``p`` ascending (stable on ties) and cut
+    into equal-count groups (1 = lowest predicted; fewer groups when there are fewer rows). Per
+    group and ``overall``: rows, mean_pred, mean_true and ratio = mean_pred / mean_true (None when
+    the mean truth is 0). Rows with a NaN label or prediction are left out."""
+    y, p = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
+    if y.shape != p.shape:
+        raise ValueError(f"calibration_deciles: {len(y)} labels but {len(p)} predictions")
+    keep = ~np.isnan(y) & ~np.isnan(p)
+    y, p = y[keep], p[keep]
+    n = len(y)
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(p, kind="stable")] = np.arange(n)
+    group = rank * min(deciles, n) // max(n, 1)
+    rows = [{"decile": int(g) + 1, **_calibration_row(y[group == g], p[group == g])} for g in np.unique(group)]
+    return {"deciles": rows, "overall": _calibration_row(y, p)}
+
+
+def _calibration_row(y: np.ndarray, p: np.ndarray) -> dict:
+    """rows, mean_pred, mean_true and their ratio (None where undefined)."""
+    if len(y) == 0:
+        return {"rows": 0, "mean_pred": None, "mean_true": None, "ratio": None}
+    mean_pred, mean_true = float(p.mean()), float(y.mean())
+    return {"rows": int(len(y)), "mean_pred": _num(mean_pred), "mean_true": _num(mean_true),
+            "ratio": _num(mean_pred / mean_true) if mean_true != 0 else None}

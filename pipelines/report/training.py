@@ -13,7 +13,7 @@ from pipelines.report.page import Page, Section, Table, charts, count, money, nu
 from pipelines.report.tables import decile_lift, expected_calibration_error, reliability
 from pipelines.report import svg
 from ranking.gbm import SELECTION_RULE
-from ranking.metrics import gain_curve
+from ranking.metrics import calibration_deciles, gain_curve
 
 KINDS = ("lightgbm", "linear")
 SETS = ("XY", "X", "Y")
@@ -110,23 +110,63 @@ def hyperparameter_section(hyper: dict[str, dict[str, Any]]) -> Section:
 
 
 def lift_section(pred: pd.DataFrame) -> Section:
-    """Decile lift table, gain curve and decile calibration of purchasing power (log money axes)."""
+    """Decile lift table and gain curve of purchasing power (calibration: :func:`calibration_section`)."""
     y = pred["purchasing_power_true"].to_numpy(dtype=float)
     p = pred["purchasing_power_pred"].to_numpy(dtype=float)
     keep = ~np.isnan(y)
     if not keep.any() or y[keep].sum() <= 0:
-        return Section("Purchasing power: lift and calibration", "No positive purchasing power in the test split.")
+        return Section("Purchasing power: lift", "No positive purchasing power in the test split.")
     lift = decile_lift(y[keep], p[keep])
     rows = [[str(int(r.decile)), count(r.users), money(r.mean_pred), money(r.mean_true), f"{r.share:.1%}",
              f"{r.cum_share:.1%}", f"{r.lift:.2f}"] for r in lift.itertuples()]
     table = Table(["decile (1 = highest predicted)", "users", "mean predicted", "mean actual", "share of spend",
                    "cumulative share", "lift"], rows, "Decile lift (LightGBM, test split)")
-    return Section("Purchasing power: lift and calibration",
+    return Section("Purchasing power: lift",
                    "Lift = the decile's mean actual spend over the overall mean (1 = random targeting).",
-                   [table], charts(_gain_chart(pred, y, keep), svg.line_chart(
-                       "Calibration by predicted decile", {"lightgbm": (lift["mean_pred"].tolist(),
-                                                                        lift["mean_true"].tolist())},
-                       "mean predicted (log scale)", "mean actual", diagonal=True, log_y=True)))
+                   [table], charts(_gain_chart(pred, y, keep)))
+
+
+CALIBRATION_MODELS = {"lightgbm": "LightGBM", "btyd": "BTYD (BG/NBD × Gamma-Gamma)"}
+
+
+def calibration_tables(metrics: dict, pred: pd.DataFrame) -> dict[str, dict]:
+    """``metrics.json``'s purchasing_power.calibration_deciles, or (runs written before it) the same
+    computed from the prediction frame's LightGBM and BTYD columns."""
+    stored = _get(metrics, "purchasing_power", "calibration_deciles")
+    if stored:  # metrics.json sorts its keys: LightGBM first again
+        return {k: stored[k] for k in (*CALIBRATION_MODELS, *stored) if k in stored}
+    if "purchasing_power_true" not in pred.columns:
+        return {}
+    y = pred["purchasing_power_true"].to_numpy(dtype=float)
+    return {kind: calibration_deciles(y, pred[f"purchasing_power_{col}"].to_numpy(dtype=float))
+            for kind, col in (("lightgbm", "pred"), ("btyd", "btyd")) if f"purchasing_power_{col}" in pred.columns}
+
+
+def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
+    """Per model: the decile calibration table (rows, mean predicted, mean actual, ratio, and the
+    overall ratio) and one log-log plot of mean predicted vs mean actual with the y = x diagonal."""
+    title = "Purchasing power: decile calibration"
+    tables, series = [], {}
+    for kind, cal in calibration_tables(metrics, pred).items():
+        if not cal["overall"]["rows"]:
+            continue
+        name = CALIBRATION_MODELS.get(kind, kind)
+        rows = [[str(d["decile"]), count(d["rows"]), money(d["mean_pred"]), money(d["mean_true"]),
+                 num(d["ratio"], 3)] for d in cal["deciles"]]
+        o = cal["overall"]
+        rows.append(["all", count(o["rows"]), money(o["mean_pred"]), money(o["mean_true"]), num(o["ratio"], 3)])
+        tables.append(Table(["decile (1 = lowest predicted)", "rows", "mean predicted", "mean actual",
+                             "ratio (predicted / actual)"], rows, f"{name}, test split"))
+        points = [(d["mean_pred"], d["mean_true"]) for d in cal["deciles"]
+                  if d["mean_pred"] is not None and d["mean_true"] is not None]
+        series[name] = ([a for a, _ in points], [b for _, b in points])
+    if not tables:
+        return Section(title, "No purchasing-power labels in the test split.")
+    plot = svg.line_chart("Decile calibration (log1p axes)", series, "mean predicted (log scale)",
+                          "mean actual", diagonal=True, log_y=True)
+    return Section(title, "Each model's test rows sorted by its own prediction into 10 equal-count deciles; a "
+                   "calibrated model has ratio 1 and its points on the dashed y = x line. Both axes are "
+                   "log10(1 + money), so deciles that predict 0 still show.", tables, charts(plot))
 
 
 def _gain_chart(pred: pd.DataFrame, y: np.ndarray, keep: np.ndarray) -> str:
@@ -239,7 +279,7 @@ def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info:
     rows = ", ".join(f"{k} {count(v)}" for k, v in split.get("rows", {}).items())
     sections = [s for s in (gate_section(info.get("gate")),) if s is not None]
     sections += [metrics_section(metrics), *[x for x in (selection_section(metrics),) if x is not None],
-                 lift_section(predictions),
+                 lift_section(predictions), calibration_section(metrics, predictions),
                 tier_section(metrics, predictions, list(info.get("tiers", [])))]
     if info.get("hyperparameters"):
         sections.append(hyperparameter_section(info["hyperparameters"]))

@@ -54,3 +54,49 @@ def test_tier_metrics():
 def test_tier_metrics_with_a_single_class_present():
     m = tier_metrics(np.array([1, 1]), np.eye(4)[[1, 1]], TIERS)
     assert m["auc_ovr"] is None and m["recall"]["bronze"] is None and m["recall"]["silver"] == 1.0
+
+
+def test_calibration_deciles_on_a_hand_made_array():
+    from ranking.metrics import calibration_deciles
+
+    p_sorted = np.arange(20.0)  # two rows per decile
+    y_sorted = np.array([0, 0, 1, 3, 4, 6, 5, 5, 10, 10, 8, 12, 20, 10, 14, 14, 0, 40, 30, 50.0])
+    order = np.random.default_rng(3).permutation(20)  # the input order must not matter
+    y = np.concatenate([y_sorted[order], [np.nan, 7.0]])  # one unlabelled row, one without a prediction
+    p = np.concatenate([p_sorted[order], [100.0, np.nan]])
+    got = calibration_deciles(y, p)
+    assert [d["decile"] for d in got["deciles"]] == list(range(1, 11))
+    assert [d["rows"] for d in got["deciles"]] == [2] * 10
+    assert [d["mean_pred"] for d in got["deciles"]] == pytest.approx([0.5 + 2 * k for k in range(10)])
+    assert [d["mean_true"] for d in got["deciles"]] == pytest.approx([0, 2, 5, 5, 10, 10, 15, 14, 20, 40])
+    ratios = [d["ratio"] for d in got["deciles"]]
+    assert ratios[0] is None  # mean truth 0: undefined, not infinite
+    assert ratios[1:] == pytest.approx([1.25, 0.9, 1.3, 0.85, 1.05, 12.5 / 15, 14.5 / 14, 0.825, 0.4625])
+    assert got["overall"] == {"rows": 20, "mean_pred": pytest.approx(9.5), "mean_true": pytest.approx(12.1),
+                              "ratio": pytest.approx(9.5 / 12.1)}
+
+
+def test_calibration_deciles_with_few_rows_and_bad_input():
+    from ranking.metrics import calibration_deciles
+
+    got = calibration_deciles(np.array([3.0, 1.0, 2.0]), np.array([30.0, 10.0, 20.0]))
+    assert [(d["decile"], d["rows"], d["ratio"]) for d in got["deciles"]] == [(1, 1, 10.0), (2, 1, 10.0),
+                                                                              (3, 1, 10.0)]
+    empty = calibration_deciles(np.array([np.nan]), np.array([1.0]))
+    assert empty == {"deciles": [], "overall": {"rows": 0, "mean_pred": None, "mean_true": None, "ratio": None}}
+    with pytest.raises(ValueError, match="2 labels but 3 predictions"):
+        calibration_deciles(np.zeros(2), np.zeros(3))
+
+
+def test_calibration_tables_cover_lightgbm_and_a_fitted_btyd_only():
+    import pandas as pd
+
+    from ranking.evaluation import calibration_tables
+
+    frame = pd.DataFrame({"purchasing_power": [0.0, 10.0, np.nan, 30.0]})
+    preds = {"lightgbm": np.array([1.0, 9.0, 5.0, 20.0]), "persistence": np.zeros(4)}
+    tables = calibration_tables(frame, {**preds, "btyd": "no BTYD statistics"})
+    assert list(tables) == ["lightgbm"] and tables["lightgbm"]["overall"]["rows"] == 3
+    assert tables["lightgbm"]["overall"]["ratio"] == pytest.approx(30 / 40)
+    with_btyd = calibration_tables(frame, {**preds, "btyd": np.array([2.0, 2.0, 2.0, 2.0])})
+    assert with_btyd["btyd"]["overall"]["ratio"] == pytest.approx(6 / 40)

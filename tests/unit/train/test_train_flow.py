@@ -49,6 +49,10 @@ def test_metrics_layout_has_every_ablation_and_baseline(run):
     assert set(metrics["segments"]["region"]) == {"north", "south"}
     assert PP_METRICS <= set(metrics["segments"]["tenure"]["new"]["purchasing_power"]["lightgbm"])
     assert summary["headline"]["feature_set"] == "XY"
+    calib, main = metrics["purchasing_power"]["calibration_deciles"], metrics["purchasing_power"]["lightgbm"]["XY"]
+    assert len(calib["lightgbm"]["deciles"]) == 10 and sum(d["rows"] for d in calib["lightgbm"]["deciles"]) == main["n"]
+    assert calib["lightgbm"]["overall"]["ratio"] == pytest.approx(main["mean_pred"] / main["mean_true"])
+    assert ("btyd" in calib) == ("skipped" not in metrics["purchasing_power"]["btyd"])
 
 
 def test_run_dir_is_complete_and_reloads_to_identical_predictions(run):
@@ -73,6 +77,7 @@ def test_run_dir_is_complete_and_reloads_to_identical_predictions(run):
 def test_report_is_self_contained_with_plots(run):
     html = (run[2] / "report.html").read_text()
     assert html.count("<svg") >= 10 and "Gain curve" in html and "Confusion matrix" in html
+    assert '<section id="purchasing-power-decile-calibration">' in html and "Decile calibration (log1p axes)" in html
     assert "src=\"http" not in html and "<script" not in html
     assert "Spend model selection" in html and "(chosen)" in html and "mean rank over the six validation" in html
 
