@@ -7,6 +7,11 @@ cross-entropy), through a linear head on the mean-pooled sentence vector. Only t
 embeddings stay frozen: CPU-sized steps, and no drift of the vocabulary nobody saw). Early
 stopping keeps the parameters of the epoch with the lowest validation loss; ``search`` runs a
 small Optuna study over learning rate and epochs on the same data, seeded.
+
+Since the lower layers never change, :func:`lower_states` runs them once per text (eval mode, no
+padding) and every epoch, trial and later encoding runs only the top layers on those states
+(:func:`top_vectors`): the frozen part of the network costs one pass per text in total. (Dropout
+then acts in the learning layers only.)
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ class Examples:
 
     texts: list[str]
     targets: np.ndarray  # float (regression) or int class index
+    states: list[Any] | None = None  # per text, the lower layers' output (see :func:`with_states`)
 
 
 @dataclass(frozen=True)
@@ -51,12 +57,100 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _trainable(model: SentenceTransformer, train_layers: int) -> list[str]:
-    """Names of the parameters that learn: the top ``train_layers`` encoder layers."""
+def split_layer(model: SentenceTransformer, train_layers: int) -> int:
+    """Index of the first learning layer: the layers below it stay frozen."""
+    return max(0, len(model[0].auto_model.encoder.layer) - train_layers)
+
+
+def lower_states(model: SentenceTransformer, texts: list[str], kind: str, split_at: int,
+                 max_tokens: int | None = None) -> list[Any]:
+    """Per text, the float32 hidden states (tokens × dim) entering layer ``split_at``: the word
+    embeddings and the frozen layers, eval mode, no gradients. Same-length texts run together,
+    unpadded, as ``embeddings.encoder.encode`` feeds them; ``max_tokens`` truncates as the
+    tokenizer does (the closing special token kept)."""
+    import torch
+
+    from embeddings.encoder import token_ids
+
+    ids = token_ids(model, texts, kind) if texts else []
+    if max_tokens:
+        ids = [r if len(r) <= max_tokens else r[: max_tokens - 1] + r[-1:] for r in ids]
+    bert, out = model[0].auto_model, [None] * len(ids)
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(ids):
+        groups.setdefault(len(row), []).append(i)
+    model.eval()
+    with torch.no_grad():
+        for members in groups.values():
+            for lo in range(0, len(members), 64):
+                rows = members[lo:lo + 64]
+                h = bert.embeddings(input_ids=torch.tensor([ids[i] for i in rows], device=model.device))
+                for layer in bert.encoder.layer[:split_at]:
+                    h = layer(h, None)
+                for j, i in enumerate(rows):
+                    out[i] = h[j].float().clone()
+    return out
+
+
+def top_forward(model: SentenceTransformer, states: list[Any], split_at: int) -> Any:
+    """Sentence vectors (batch × dim tensor) from lower states: layers ``split_at`` and up, then
+    the model's own pooling (and normalisation) modules; mixed lengths are padded and masked."""
+    import torch
+    from transformers.masking_utils import create_bidirectional_mask
+
     bert = model[0].auto_model
-    n_layers = len(bert.encoder.layer)
-    prefixes = tuple(f"0.auto_model.encoder.layer.{i}." for i in range(max(0, n_layers - train_layers), n_layers))
-    names = [n for n, _ in model.named_parameters() if n.startswith(prefixes)]
+    lengths = torch.tensor([s.shape[0] for s in states])
+    h = torch.nn.utils.rnn.pad_sequence(states, batch_first=True).to(model.device)
+    mask = (torch.arange(h.shape[1])[None, :] < lengths[:, None]).long().to(model.device)
+    ext = None if int(lengths.min()) == int(lengths.max()) else \
+        create_bidirectional_mask(config=bert.config, inputs_embeds=h, attention_mask=mask)
+    for layer in bert.encoder.layer[split_at:]:
+        h = layer(h, ext)
+    feats = {"token_embeddings": h, "attention_mask": mask}
+    for module in list(model)[1:]:
+        feats = module(feats)
+    return feats["sentence_embedding"]
+
+
+def top_vectors(model: SentenceTransformer, states: list[Any], split_at: int) -> np.ndarray:
+    """Unit-length float32 vectors (n × dim) of texts from their lower states, in input order
+    (same-length texts together, unpadded: equal to ``encode`` up to float rounding)."""
+    import torch
+
+    out = np.zeros((len(states), model.get_embedding_dimension()), dtype=np.float32)
+    groups: dict[int, list[int]] = {}
+    for i, st in enumerate(states):
+        groups.setdefault(int(st.shape[0]), []).append(i)
+    model.eval()
+    with torch.no_grad():
+        for members in groups.values():
+            for lo in range(0, len(members), 64):
+                rows = members[lo:lo + 64]
+                out[rows] = top_forward(model, [states[i] for i in rows], split_at).float().cpu().numpy()
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
+def with_states(model: SentenceTransformer, ex: Examples, kind: str, split_at: int, max_tokens: int,
+                bank: dict[str, Any] | None = None) -> Examples:
+    """``ex`` with its lower states (truncated to ``max_tokens``); ``bank`` (text -> full-length
+    states) supplies every text that needs no truncation, the rest are computed."""
+    bank = bank or {}
+    states = [bank.get(t) for t in ex.texts]
+    states = [s if s is not None and s.shape[0] <= max_tokens else None for s in states]
+    todo = sorted({t for t, s in zip(ex.texts, states) if s is None})
+    fresh = dict(zip(todo, lower_states(model, todo, kind, split_at, max_tokens)))
+    return Examples(ex.texts, ex.targets, [s if s is not None else fresh[t] for t, s in zip(ex.texts, states)])
+
+
+def _trainable(model: SentenceTransformer, train_layers: int) -> list[str]:
+    """Names of the parameters that learn: the top ``train_layers`` encoder layers (found by
+    identity: sentence-transformers names the transformer ``auto_model`` or ``model``)."""
+    layers = model[0].auto_model.encoder.layer
+    learn = {id(p) for layer in layers[split_layer(model, train_layers):] for p in layer.parameters()}
+    names = [n for n, p in model.named_parameters() if id(p) in learn]
+    if not names:
+        raise ValueError(f"no encoder layer parameters to fine-tune (train_layers={train_layers})")
     for name, param in model.named_parameters():
         param.requires_grad_(name in names)
     return names
@@ -70,11 +164,14 @@ def _batches(ex: Examples, size: int, rng: np.random.Generator | None) -> list[n
 def _loss(model: SentenceTransformer, head: Any, ex: Examples, idx: np.ndarray, s: FitSettings, kind: str) -> Any:
     import torch
 
-    prompt = (getattr(model, "prompts", None) or {}).get(kind, "") or ""
-    feats = model.tokenizer([prompt + ex.texts[i] for i in idx], truncation=True, max_length=s.max_tokens,
-                            padding=True, return_tensors="pt")
-    feats = {k: v.to(model.device) for k, v in feats.items() if k in ("input_ids", "attention_mask")}
-    pred = head(model(feats)["sentence_embedding"])
+    if ex.states is not None:
+        pred = head(top_forward(model, [ex.states[i] for i in idx], split_layer(model, s.train_layers)))
+    else:
+        prompt = (getattr(model, "prompts", None) or {}).get(kind, "") or ""
+        feats = model.tokenizer([prompt + ex.texts[i] for i in idx], truncation=True, max_length=s.max_tokens,
+                                padding=True, return_tensors="pt")
+        feats = {k: v.to(model.device) for k, v in feats.items() if k in ("input_ids", "attention_mask")}
+        pred = head(model(feats)["sentence_embedding"])
     if s.n_classes:
         target = torch.as_tensor(ex.targets[idx], dtype=torch.long, device=model.device)
         return torch.nn.functional.cross_entropy(pred, target)
@@ -145,6 +242,9 @@ def search(base: SentenceTransformer, train: Examples, valid: Examples, trials: 
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    split_at = split_layer(base, settings.train_layers)
+    if train.states is None or valid.states is None:  # the frozen layers run once, for every trial
+        train, valid = (with_states(base, ex, kind, split_at, settings.max_tokens) for ex in (train, valid))
     kept: dict[str, Any] = {"fit": None, "trial": None}  # only the best trial's weights stay in memory
 
     def objective(trial: optuna.Trial) -> float:

@@ -172,6 +172,11 @@ class FinetuneConfig(_Section):
     train_layers: int = Field(2, ge=1, description="Top transformer layers that learn (the rest stay frozen).")
     batch_size: int = Field(16, gt=0)
     valid_fraction: float = Field(0.2, gt=0, lt=1, description="Users held out for early stopping.")
+    ablation: bool = Field(True, description=(
+        "With a training run (the newest, or --run): fine-tune on its training end and add the none / frozen / "
+        "fine-tuned stage-2 ablation on its split to the run and its report."))
+    ablation_trials: int = Field(0, ge=0, description="Optuna trials per LightGBM model in the ablation "
+                                 "(0 = defaults: the three fits stay cheap and comparable).")
 
 
 class BacktestConfig(_Section):

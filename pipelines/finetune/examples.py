@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from embeddings.finetune import Examples
+from feature_repo.timestamps import as_utc
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,16 @@ def build_pairs(pairs: pd.DataFrame, label: str, valid_fraction: float, max_text
     info = {"train_texts": len(fit_side), "valid_texts": len(valid_side),
             "train_users": int(fit_side["user_id"].nunique()), "valid_users": int(valid_side["user_id"].nunique())}
     return Pairs(examples(fit_side), examples(valid_side), scale, info)
+
+
+def label_window(split: dict, end: pd.Timestamp) -> pd.Timestamp:
+    """When the encoder's labels end: ``end``, or a time-split run's first test cutoff when that is
+    earlier (the training rows' own bound), so it never learns a label the run is tested on."""
+    first = split.get("first_test_cutoff") if split.get("strategy") == "time" else None
+    return min(end, as_utc(first)) if first else end
+
+
+def run_cutoffs(run: dict) -> list[pd.Timestamp]:
+    """A run's training cutoffs: ``run.json``'s list, else those of its split's parts."""
+    cuts = run.get("cutoffs") or [c for part in (run.get("split") or {}).get("cutoffs", {}).values() for c in part]
+    return sorted({as_utc(c) for c in cuts})

@@ -271,6 +271,42 @@ def cutoff_section(rows_per_cutoff: dict[str, int]) -> Section | None:
     return Section("Examples per cutoff", charts=charts(chart))
 
 
+ENCODER_ROWS = (("none", "none (Y only)"), ("frozen", "frozen (base encoder X)"),
+                ("fine_tuned", "fine-tuned (X from the fine-tuned encoder)"))
+ENCODER_METRICS = (("pp_gini", "pp gini"), ("pp_rmse", "pp RMSE"), ("pp_r2", "pp R²"), ("tier_qwk", "tier QWK"))
+
+
+def encoder_ablation_rows(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and formatted rows of the none / frozen / fine-tuned table (the CLI prints the same)."""
+    head = ["encoder", "test rows", *[n for _, n in ENCODER_METRICS], "new-user rows",
+            *[f"new: {n}" for _, n in ENCODER_METRICS]]
+    rows = []
+    for key, label in ENCODER_ROWS:
+        r = doc["rows"].get(key)
+        if r is None:
+            continue
+        rows.append([label, count(r["test_rows"]), *[num(r["test"].get(k)) for k, _ in ENCODER_METRICS],
+                     count(r["new_user_rows"]), *[num(r["new_users"].get(k)) for k, _ in ENCODER_METRICS]])
+    return head, rows
+
+
+def encoder_ablation_section(doc: dict[str, Any] | None) -> Section | None:
+    """Encoder ablation: LightGBM on Y only, on X ‖ Y with the base encoder's X, and with the
+    fine-tuned encoder's X, fitted and tested on this run's split (``powertier finetune``)."""
+    if not doc:
+        return None
+    head, rows = encoder_ablation_rows(doc)
+    keys = {r["test_keys"] for r in doc["rows"].values()}
+    same = "the same test rows (one digest)" if len(keys) == 1 else "DIFFERENT test rows"
+    ft = doc.get("fine_tuned") or {}
+    intro = (f"Stage 2 refitted three times on this run's split with its parameters (LightGBM trials "
+             f"{doc.get('trials')}), scored on {same}; new users: tenure <= 90 days. Fine-tuned encoder "
+             f"{ft.get('model_id')} (from {ft.get('base_model')}, label {ft.get('label')}, labels available by "
+             f"{ft.get('label_end')}). Views: " + "; ".join(f"{k}: {v}" for k, v in (doc.get("views") or {}).items()))
+    flags = [] if len(keys) == 1 else ["The three rows were not scored on the same test rows."]
+    return Section("Encoder ablation: none / frozen / fine-tuned", intro, [Table(head, rows)], flags=flags)
+
+
 def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info: dict) -> Page:
     """The page model. ``info``: run_id, notes, split, tiers; optional hyperparameters,
     rows_per_cutoff, warnings (a verdict computed elsewhere) and extra_sections."""
@@ -287,6 +323,7 @@ def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info:
     sections += [s for s in (tag_section(metrics.get("tags"), list(info.get("tiers", []))),
                              fairness_section(metrics.get("fairness")), cutoff_section(info.get("rows_per_cutoff", {})))
                  if s is not None]
+    sections += [s for s in (encoder_ablation_section(info.get("encoder_ablation")),) if s is not None]
     sections += list(info.get("extra_sections", []))
     warnings = info["warnings"] if "warnings" in info else baseline_warnings(metrics)
     return Page(f"PowerTier training run {info.get('run_id', '')}",

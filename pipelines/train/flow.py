@@ -83,16 +83,22 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     verdict = run_verdict(metrics, GateRule.from_config(cfg) if hasattr(cfg, "train") else GateRule()).to_dict()
     metrics["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(split.test, main.spec_),
                                                     cfg.fairness.disparity_ratio, cfg.fairness.min_rows)
-    info = {"run_id": run_id, "notes": main.notes_, "split": split.info, "tiers": list(params.tiers),
-            "warnings": verdict["losses"], "gate": verdict,
-            "hyperparameters": hyperparameters(main),
-            "rows_per_cutoff": {pd.Timestamp(c).isoformat(): int(n)
-                                for c, n in frame.groupby("event_timestamp").size().items()}}
+    info = report_info(run_id, main.notes_, split.info, list(params.tiers), verdict, hyperparameters(main), frame)
     html = build_report(metrics, predictions, metrics["importance"], info)
     config = cfg.public_dict() if hasattr(cfg, "public_dict") else params.to_dict()
     timings["total_s"] = time.perf_counter() - t0
     progress.advance(TRAIN_TASK)
     return TrainedRun(main, metrics, predictions, html, config, split.info, skipped, verdict, timings)
+
+
+def report_info(run_id: str, notes: list[str], split: dict, tiers: list[str], verdict: dict,
+                hyper: dict[str, dict[str, Any]], frame: pd.DataFrame) -> dict[str, Any]:
+    """What the report shows besides metrics and predictions; from a run's ``run.json`` and its
+    training frame it is the same, so a later stage can re-render the report with a section added."""
+    return {"run_id": run_id, "notes": list(notes), "split": split, "tiers": list(tiers),
+            "warnings": verdict["losses"], "gate": verdict, "hyperparameters": hyper,
+            "rows_per_cutoff": {pd.Timestamp(c).isoformat(): int(n)
+                                for c, n in frame.groupby("event_timestamp").size().items()}}
 
 
 def run_headline(metrics: dict) -> dict[str, Any]:

@@ -69,8 +69,11 @@ def run_training(frame: pd.DataFrame, cfg: PowerTierConfig, run_dir: Path, featu
     from pipelines.train.flow import fit_and_evaluate, run_headline
 
     run = fit_and_evaluate(frame, cfg, Path(run_dir).name, feature_names, log, progress)
+    # Every cutoff with rows (gap cutoffs too): a later stage rebuilds the same frame and split from them.
+    cutoffs = [pd.Timestamp(c).isoformat() for c in sorted(frame["event_timestamp"].unique())]
     save_run(run_dir, run.model, run.metrics, run.predictions, run.report_html, run.config, feature_service,
-             feature_names or run.model.required_columns(), encoder, run.split, run.verdict, provenance)
+             feature_names or run.model.required_columns(), encoder, run.split, run.verdict,
+             {**(provenance or {}), "cutoffs": cutoffs})
     return {"run_dir": str(run_dir), "notes": run.model.notes_, "skipped": run.skipped, "timings": run.timings,
             "headline": run_headline(run.metrics), "verdict": run.verdict}
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.cli import app
+from pipelines.finetune.ablation import keys_digest
 from tests.support.cli_helpers import cli_ok as _ok, runner
 
 pytestmark = pytest.mark.slow
@@ -41,6 +42,19 @@ def test_finetune_embed_train_and_backtest_leak_guard(raw_dir, data_dir, small):
     assert set(provenance["valid"]["probe"]) == {"none", "frozen", "fine_tuned"}
     assert len(provenance["search"]["trials"]) == 2
     assert "none" in out and "fine-tuned" in out
+
+    # The encoder ablation went into the pipeline's run: same split, labels bounded by its training end.
+    (run_dir,) = [p for p in (data_dir / "runs").iterdir() if not p.is_symlink()]
+    split = json.loads((run_dir / "run.json").read_text())["split"]
+    assert pd.Timestamp(provenance["label_end"]) == pd.Timestamp(split["first_test_cutoff"])
+    ablation = json.loads((run_dir / "finetune" / "ablation.json").read_text())
+    assert ablation["fine_tuned"]["model_id"] == provenance["model_id"]
+    test_keys = keys_digest(pd.read_parquet(run_dir / "predictions.parquet"))
+    assert {r["test_keys"] for r in ablation["rows"].values()} == {test_keys}
+    assert {r["test_rows"] for r in ablation["rows"].values()} == {split["rows"]["test"]}
+    html = (run_dir / "report.html").read_text()
+    assert "Encoder ablation: none / frozen / fine-tuned" in html and "fine-tuned (X from the fine-tuned" in html
+    assert "encoder ablation on run" in out and "frozen (base encoder X)" in out
 
     _ok("embed", "--model", str(model_dir))
     tuned = json.loads((data_dir / "embeddings" / "embed_manifest.json").read_text())
