@@ -1,10 +1,13 @@
-"""Stage 'finetune', its I/O: curated tables -> labelled texts -> fine-tuned encoder directory.
+"""Stage 'finetune', its I/O: curated tables -> labelled texts -> fine-tuned encoder directory,
+and the none / frozen / fine-tuned ablation in the training run.
 
 Output: ``<data>/finetune/<run id>/`` holding ``model/`` (a sentence-transformers directory with
 ``powertier_model.json``: base model, data window, label, validation metrics and a content
 hash ``model_id`` that keys the embedding cache) and ``finetune.json`` (the same plus the
-Optuna trials and the none / frozen / fine-tuned ablation on the validation users);
-``finetune/latest`` points at the newest. ``powertier embed --model <run>/model`` uses it.
+Optuna trials and the ablation); ``finetune/latest`` points at the newest. ``powertier embed
+--model <run>/model`` uses it. With a training run (the newest, or ``--run``), the labels end at
+its training end, and ``<run>/finetune/ablation.json`` plus the re-rendered ``<run>/report.html``
+hold the stage-2 ablation on its split (``pipelines/finetune/ablation.py``).
 """
 
 from __future__ import annotations
@@ -114,19 +117,10 @@ def _probe(base, tuned, pairs, split_at: int, n_classes: int) -> dict[str, float
     return out
 
 
-def run_finetune(cfg: PowerTierConfig, end: datetime | None = None, run: Path | None = None,
-                 log: Callable[[str], None] = lambda _m: None) -> Path:
-    """Fine-tune ``encoder.model`` on labels available by ``end`` (default: the data's as-of, or
-    the training run's end); with a training run, add the encoder ablation to it."""
-    from embeddings.encoder import PROVENANCE, model_id, model_info
-    from embeddings.finetune import FitSettings, apply_state, search, split_layer, with_states
+def _pairs(cfg: PowerTierConfig, tables: dict, end: datetime | None, run_dir: Path | None):
+    """(examples, labels end, cutoffs): the labelled texts the encoder may learn from."""
     from pipelines.finetune.examples import build_pairs
-    from pipelines.storage.models import load_model
 
-    started = time.perf_counter()
-    ws = Workspace(cfg.data_dir)
-    tables = load_curated(ws)
-    run_dir = training_run(cfg, run)
     end_ts, run_cuts, held = _window(cfg, tables, end, run_dir)
     labelled, cutoffs = _labelled_texts(cfg, tables, end_ts, run_cuts)
     labelled = labelled[~labelled["user_id"].astype(str).isin(held)]
@@ -134,38 +128,63 @@ def run_finetune(cfg: PowerTierConfig, end: datetime | None = None, run: Path | 
     pairs = build_pairs(labelled, f.label, f.valid_fraction, f.max_texts, cfg.seed)
     if pairs.info["train_texts"] < 8 or pairs.info["valid_texts"] < 2:
         raise UserError(f"too few labelled texts to fine-tune on by {end_ts.isoformat()}: {pairs.info}")
-    n_classes = len(cfg.tiers) if f.label == "tier_next" else 0
+    return pairs, end_ts, cutoffs
+
+
+def _fit(cfg: PowerTierConfig, base, pairs, bank: dict[str, Any], split_at: int):
+    """(fine-tuned model, best fit, study, examples with their states) of the Optuna search."""
+    from embeddings.finetune import FitSettings, apply_state, search, with_states
+
+    f = cfg.finetune
+    train_ex, valid_ex = (with_states(base, ex, "document", split_at, f.max_tokens, bank)
+                          for ex in (pairs.train, pairs.valid))
+    pairs = replace(pairs, train=train_ex, valid=valid_ex)
+    settings = FitSettings(lr=5e-5, epochs=1, n_classes=len(cfg.tiers) if f.label == "tier_next" else 0,
+                           batch_size=f.batch_size, max_tokens=f.max_tokens, train_layers=f.train_layers,
+                           seed=cfg.seed)
+    best, study = search(base, pairs.train, pairs.valid, f.trials, f.max_epochs, settings)
+    return apply_state(base, best.state), best, study, pairs
+
+
+def run_finetune(cfg: PowerTierConfig, end: datetime | None = None, run: Path | None = None,
+                 log: Callable[[str], None] = lambda _m: None) -> Path:
+    """Fine-tune ``encoder.model`` on labels available by ``end`` (default: the data's as-of, or
+    the training run's end); with a training run, add the encoder ablation to it."""
+    from embeddings.encoder import model_id, model_info
+    from embeddings.finetune import split_layer
+    from pipelines.storage.models import load_model
+
+    started, ws, f = time.perf_counter(), Workspace(cfg.data_dir), cfg.finetune
+    tables = load_curated(ws)
+    run_dir = training_run(cfg, run)
+    pairs, end_ts, cutoffs = _pairs(cfg, tables, end, run_dir)
     log(f"fine-tuning {cfg.encoder.model} on {pairs.info['train_texts']} texts ({pairs.info['train_users']} "
         f"users, labels available by {end_ts.date()}), validating on {pairs.info['valid_texts']}")
     base = load_model(cfg)
     split_at = split_layer(base, f.train_layers)
-    reviews = _kept_reviews(cfg, tables, bool(model_info(base)["lowercase"]))
     ablation = run_dir is not None and f.ablation
-    if ablation:
-        reviews = reviews[reviews["ts"] <= max(cutoffs)].reset_index(drop=True)
-    else:
-        reviews = reviews.iloc[:0]
+    reviews = _kept_reviews(cfg, tables, bool(model_info(base)["lowercase"]))
+    reviews = reviews[reviews["ts"] <= max(cutoffs)].reset_index(drop=True) if ablation else reviews.iloc[:0]
+    cpu = time.process_time()
     bank = _states_bank(base, [*pairs.train.texts, *pairs.valid.texts, *reviews["text"]], split_at)
-    train_ex, valid_ex = (with_states(base, ex, "document", split_at, f.max_tokens, bank)
-                          for ex in (pairs.train, pairs.valid))
-    pairs = replace(pairs, train=train_ex, valid=valid_ex)
-    settings = FitSettings(lr=5e-5, epochs=1, n_classes=n_classes, batch_size=f.batch_size,
-                           max_tokens=f.max_tokens, train_layers=f.train_layers, seed=cfg.seed)
-    best, study = search(base, pairs.train, pairs.valid, f.trials, f.max_epochs, settings)
-    tuned = apply_state(base, best.state)
-    probe = _probe(base, tuned, pairs, split_at, n_classes)
+    log(f"frozen layers: {len(bank)} distinct texts once ({time.process_time() - cpu:.0f} CPU s)")
+    cpu = time.process_time()
+    tuned, best, study, pairs = _fit(cfg, base, pairs, bank, split_at)
+    log(f"search: {len(study['trials'])} trials, best {study['best_params']} ({time.process_time() - cpu:.0f} CPU s)")
     provenance = {
         "base_model": model_id(cfg.encoder.model), "label": f.label, "horizon_days": cfg.horizon_days,
         "data_window": {"first_cutoff": str(cutoffs[0]), "last_cutoff": str(cutoffs[-1]), "end": str(end_ts)},
         "label_end": str(end_ts), "examples": pairs.info, "target_scale": pairs.scale,
         "training_run": run_dir.name if run_dir is not None else None,
-        "valid": {"loss": best.valid_loss, "best_epoch": best.best_epoch, "probe": probe},
-        "search": study, "seed": cfg.seed, "seconds": round(time.perf_counter() - started, 1),
-    }
+        "valid": {"loss": best.valid_loss, "best_epoch": best.best_epoch,
+                  "probe": _probe(base, tuned, pairs, split_at, len(cfg.tiers) if f.label == "tier_next" else 0)},
+        "search": study, "seed": cfg.seed, "seconds": round(time.perf_counter() - started, 1)}
     out_dir = _save(ws, tuned, provenance)
     if ablation:
+        cpu = time.process_time()
         vectors = top_vectors_of(tuned, bank, reviews["text"].tolist(), split_at)
         result = add_ablation(cfg, run_dir, reviews, vectors, provenance, log)
+        log(f"ablation: {len(reviews)} reviews re-encoded, 3 stage-2 fits ({time.process_time() - cpu:.0f} CPU s)")
         write_json({**read_json(out_dir / REPORT), "ablation": result,
                     "seconds": round(time.perf_counter() - started, 1)}, out_dir / REPORT)
     return out_dir
