@@ -44,7 +44,7 @@ def test_finetune_embed_train_and_backtest_leak_guard(raw_dir, data_dir, small):
     assert "none" in out and "fine-tuned" in out
 
     # The encoder ablation went into the pipeline's run: same split, labels bounded by its training end.
-    (run_dir,) = [p for p in (data_dir / "runs").iterdir() if not p.is_symlink()]
+    (run_dir,) = [p for p in (data_dir / "runs").iterdir() if not p.is_symlink() and (p / "model.json").exists()]
     split = json.loads((run_dir / "run.json").read_text())["split"]
     assert pd.Timestamp(provenance["label_end"]) == pd.Timestamp(split["first_test_cutoff"])
     ablation = json.loads((run_dir / "finetune" / "ablation.json").read_text())
