@@ -169,8 +169,14 @@ class TwoStageModel(BaseEstimator):
         parts.append(pd.DataFrame(numeric_matrix(frame, plain), columns=plain))
         if getattr(self, "btyd_", None) is not None:
             out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))
-            parts.append(pd.DataFrame(out, columns=list(btyd.OUTPUTS)))
+            parts.append(pd.DataFrame(out, columns=list(btyd.OUTPUTS))[self.btyd_columns()])
         return pd.concat(parts, axis=1).astype("float64")
+
+    def btyd_columns(self) -> list[str]:
+        """The BTYD outputs among this model's inputs: all of them while fitting; once fitted, those
+        it was trained on (a run saved before ``btyd_p_buy`` existed keeps its four)."""
+        fitted = getattr(self, "feature_columns_", None)
+        return [c for c in btyd.OUTPUTS if fitted is None or c in fitted]
 
     def predict_pp_z(self, Z: pd.DataFrame, model: str = "lightgbm", objective: str | None = None) -> np.ndarray:
         """Purchasing power from a design matrix (``model`` lightgbm or linear)."""

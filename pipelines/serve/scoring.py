@@ -101,7 +101,7 @@ class FastScorer:
         proj = m.projector_
         views = [c for v in m.spec_.text_views
                  for c in projected_columns(v, proj.components_[v].shape[0], proj.method)] if proj else []
-        derived = list(BTYD_OUTPUTS) if m.btyd_ is not None else []
+        derived = m.btyd_columns() if m.btyd_ is not None else []
         return views + list(m.spec_.text_counts) + list(m.spec_.y_features) + derived
 
     def design(self, data: Columns) -> np.ndarray:
@@ -113,7 +113,8 @@ class FastScorer:
         parts.append(np.column_stack([_numbers(data[c]) for c in plain]) if plain else
                      np.empty((len(data["user_id"]), 0)))
         if m.btyd_ is not None:  # the BTYD inputs, as TwoStageModel.design appends them
-            parts.append(btyd_outputs(m.btyd_, np.column_stack([_numbers(data[c]) for c in BTYD_STATISTICS])))
+            out = btyd_outputs(m.btyd_, np.column_stack([_numbers(data[c]) for c in BTYD_STATISTICS]))
+            parts.append(out[:, [BTYD_OUTPUTS.index(c) for c in m.btyd_columns()]])
         return np.hstack(parts)
 
     def predict(self, data: Columns, k: int = 3) -> Outputs:

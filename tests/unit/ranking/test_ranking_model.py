@@ -125,3 +125,28 @@ def test_btyd_baseline_is_the_expected_spend_of_the_fitted_btyd(split, model):
     assert (baseline[~customer] == 0).all()
     p_buy = model.design(split.test)["btyd_p_buy"].to_numpy()
     assert ((p_buy[customer] > 0) & (p_buy[customer] <= 1)).all()
+
+
+def test_a_run_saved_before_a_new_btyd_output_still_predicts(tmp_path, split):
+    """A run trained when BTYD had four outputs (before ``btyd_p_buy``) keeps its own inputs: the
+    design follows the saved feature columns, not today's output list (serving loaded such a run
+    with 70 columns for a 69-column booster and failed)."""
+    from ranking import btyd
+
+    full, real = btyd.OUTPUTS, btyd.btyd_outputs
+
+    def four_outputs(model, stats):
+        btyd.OUTPUTS = full  # today's function fills all outputs; the old code had the first four
+        try:
+            return real(model, stats)[:, :4]
+        finally:
+            btyd.OUTPUTS = full[:4]
+
+    with pytest.MonkeyPatch.context() as mp:  # the code as it was: four outputs
+        mp.setattr(btyd, "OUTPUTS", full[:4])
+        mp.setattr(btyd, "btyd_outputs", four_outputs)
+        old = fit_two_stage(split.train, split.valid, PARAMS)
+        before = old.predict(split.test)
+        save_model_files(tmp_path, old)
+    assert "btyd_p_buy" not in old.feature_columns_ and old.btyd_ is not None
+    pd.testing.assert_frame_equal(load_model(tmp_path).predict(split.test), before, check_exact=True)
