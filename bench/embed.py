@@ -9,10 +9,13 @@ spam), ingested with the real ingest stage. Per run, interleaved, median of ``--
   (cleaning, spam flags, dedup, token-length buckets without padding, profiles and Parquet
   writes included).
 
-Both use the same already-loaded model (default ``encoder.model``: multilingual-e5-small; the
-job at its default precision, fp32 on CPU); model loads and one-off imports are outside the
-timings. The load average is printed next to every figure. Fidelity: cosine between the job's
-cached vectors and fp32 batch-32 reference vectors of the same cleaned texts.
+Both use the same model (default ``encoder.model``: multilingual-e5-small), loaded once: the
+baseline at fp32, the job at its default precision (bf16 on CPUs that compute it natively,
+else fp32; ``--precision fp32`` to compare like with like); model loads and one-off imports are
+outside the timings. Every figure is given as wall seconds and as the process's CPU seconds
+(``time.process_time``, all threads: the figure to compare on a loaded machine, with
+``--threads 1``), with the load average next to it. Fidelity: cosine between the job's cached
+vectors and fp32 batch-32 reference vectors of the same cleaned texts.
 
     .venv/bin/python bench/embed.py                    # 400 users x 365 days, 3 runs
     .venv/bin/python bench/embed.py --threads 1        # both sides on one torch thread
@@ -53,25 +56,26 @@ def load_avg() -> str:
     return "load " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def time_baseline(model, texts: dict[str, list[str]]) -> float:
-    """Naive: every raw text through ``SentenceTransformer.encode``, batch 32, with its prompt."""
+def time_baseline(model, texts: dict[str, list[str]]) -> tuple[float, float]:
+    """Naive: every raw text through ``SentenceTransformer.encode``, batch 32, with its prompt;
+    (wall, CPU) seconds."""
     prompts = getattr(model, "prompts", None) or {}
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for kind, batch in texts.items():
         model.encode(batch, batch_size=32, prompt_name=kind if prompts.get(kind) else None,
                      convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def time_job(cfg, model) -> tuple[float, dict]:
-    """One job run from an empty cache."""
+def time_job(cfg, model) -> tuple[float, float, dict]:
+    """One job run from an empty cache: (wall, CPU) seconds and its manifest."""
     from pipelines.embed.job import run_embed
     from pipelines.common.workspace import Workspace
 
     shutil.rmtree(Workspace(cfg.data_dir).embeddings, ignore_errors=True)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     manifest = run_embed(cfg, model=model)
-    return time.perf_counter() - start, manifest
+    return time.perf_counter() - start, time.process_time() - cpu, manifest
 
 
 def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
@@ -83,9 +87,9 @@ def fidelity(cfg, model, fp32) -> tuple[float, float, int]:
     from pipelines.common.workspace import Workspace
     from pipelines.embed.job import cache_dir, load_cache
     from pipelines.embed.plan import SOURCES
-    from pipelines.storage.models import model_key
+    from pipelines.storage.models import encoder_key
 
-    ws, name, info = Workspace(cfg.data_dir), model_key(cfg.encoder.model), model_info(model)
+    ws, name, info = Workspace(cfg.data_dir), encoder_key(cfg, model), model_info(model)
     keys, vectors = load_cache(cache_dir(ws, name), info["dim"])
     cos = []
     for s in SOURCES:
@@ -135,28 +139,29 @@ def main() -> None:
         base, job, manifest = [], [], {}
         for i in range(args.runs):  # interleaved, so both sides see the same machine load
             base.append(time_baseline(fp32, texts))
-            print(f"run {i + 1} baseline {base[-1]:.1f} s  ({load_avg()})", flush=True)
-            seconds, manifest = time_job(cfg, model)
-            job.append(seconds)
-            print(f"run {i + 1} job      {seconds:.1f} s  ({load_avg()})", flush=True)
+            print(f"run {i + 1} baseline {base[-1][0]:.1f} s wall, {base[-1][1]:.1f} s CPU  ({load_avg()})", flush=True)
+            *seconds, manifest = time_job(cfg, model)
+            job.append(tuple(seconds))
+            print(f"run {i + 1} job      {seconds[0]:.1f} s wall, {seconds[1]:.1f} s CPU  ({load_avg()})", flush=True)
         mean_cos, min_cos, n_cmp = fidelity(cfg, model, fp32)
     report(args, texts, base, job, manifest, (mean_cos, min_cos, n_cmp), torch.get_num_threads())
 
 
 def report(args, texts, base, job, manifest, cos, threads) -> None:
     n = sum(len(t) for t in texts.values())
-    b, j = statistics.median(base), statistics.median(job)
+    b, j = statistics.median(x[0] for x in base), statistics.median(x[0] for x in job)
+    bc, jc = statistics.median(x[1] for x in base), statistics.median(x[1] for x in job)
     print(f"machine: {platform.machine()} {os.cpu_count()} CPU, torch threads {threads}, model {manifest['model']}, "
           f"device {manifest['device']} {manifest['precision']}  ({load_avg()})")
     print(f"corpus: {args.users} users x {args.days} days seed {args.seed}: {n:,} texts "
           f"({manifest['texts_in']:,} curated), kept {manifest['kept']:,}, distinct {manifest['distinct_texts']:,}, "
           f"flagged {sum(manifest['flagged'].values()):,}, dropped {sum(manifest['dropped'].values()):,}")
-    print(f"baseline (encode all raw texts, batch 32, fp32): median {b:.1f} s = {n / b:.1f} texts/s "
-          f"(runs {', '.join(f'{x:.1f}' for x in base)})")
-    print(f"job (clean + dedup + token-length buckets, no padding, profiles): median {j:.1f} s "
-          f"= {n / j:.1f} texts/s (runs {', '.join(f'{x:.1f}' for x in job)})")
-    print(f"speed-up: {b / j:.2f}x; cosine job vs fp32 reference over {cos[2]:,} cleaned texts: "
-          f"mean {cos[0]:.5f}, min {cos[1]:.5f}  ({load_avg()})")
+    print(f"baseline (encode all raw texts, batch 32, fp32): median {b:.1f} s wall = {n / b:.1f} texts/s, "
+          f"{bc:.1f} s CPU (runs {', '.join(f'{x:.1f}/{y:.1f}' for x, y in base)} wall/CPU)")
+    print(f"job (clean + dedup + fixed-shape token-length passes, no padding, profiles): median {j:.1f} s wall "
+          f"= {n / j:.1f} texts/s, {jc:.1f} s CPU (runs {', '.join(f'{x:.1f}/{y:.1f}' for x, y in job)} wall/CPU)")
+    print(f"speed-up: {b / j:.2f}x wall, {bc / jc:.2f}x CPU; cosine job vs fp32 reference over {cos[2]:,} "
+          f"cleaned texts: mean {cos[0]:.5f}, min {cos[1]:.5f}  ({load_avg()})")
 
 
 if __name__ == "__main__":

@@ -8,16 +8,19 @@ A stored vector must be a function of (model, text) alone, whatever else is enco
 ``encode`` therefore never pads: texts are grouped by exact token count and every forward pass
 has the same shape, ``(ROWS, n_tokens)`` (a short group is filled up with copies of its last
 text, whose outputs are discarded). The same shape means the same kernels and the same
-reduction order, so a text gives the same bits alone, in any corpus and in any order, at a
-given CPU thread count (tested at fp32 on CPU, the default there, with the default count and with
-one thread: torch's CPU kernels round differently with a different thread count, so processes that
-must agree bit for bit, e.g. Ray encoder actors and a local run, set ``encoder.num_threads``).
+reduction order. On CPU every pass also runs on exactly one intra-op thread (the thread count
+changes oneDNN's reduction order: 1e-7 differences at fp32), and passes run side by side in a
+pool of ``torch.get_num_threads()`` Python threads instead. So a text gives the same bits
+alone, in any corpus, in any order and with any thread count (tested at the default precision:
+bf16 on CPUs that compute it natively, e.g. AMX, else fp32).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -96,13 +99,16 @@ def _native_cpu_bf16() -> bool:
 
 
 def resolve_precision(requested: str, device: str) -> str:
-    """``auto``: fp16 on CUDA, fp32 on CPU (the precision whose vectors are tested
-    batch-independent; ``bf16`` stays available on request, fastest where it is native)."""
+    """``auto``: fp16 on CUDA; on CPU bf16 where it is native (AMX / AVX512-BF16: about 2x
+    fp32's speed at cosine 0.99998 to fp32, docs/BENCHMARKS.md), else fp32. Both are
+    batch-independent (module doc); their vectors differ, so the cache keys carry the precision."""
     if requested == "fp16" and device == "cpu":
         raise ValueError("precision 'fp16' needs CUDA; use bf16 or fp32 on CPU")
     if requested != "auto":
         return requested
-    return "fp16" if device == "cuda" else "fp32"
+    if device == "cuda":
+        return "fp16"
+    return "bf16" if _native_cpu_bf16() else "fp32"
 
 
 def load_encoder(cfg: HasEncoderSettings, path: str | None = None) -> SentenceTransformer:
@@ -188,6 +194,42 @@ def _forward(model: SentenceTransformer, ids: list[list[int]]) -> np.ndarray:
     return out.float().cpu().numpy()
 
 
+_PINNED = threading.Lock()  # one encode at a time sets the process-wide torch thread count
+
+
+def _passes(ids: list[list[int]]) -> list[tuple[list[int], list[list[int]]]]:
+    """(rows of the input, batch of ``ROWS`` id lists) per forward pass: texts grouped by exact
+    token count, a short group filled up with copies of its last text."""
+    groups: dict[int, list[int]] = {}
+    for i, row in enumerate(ids):
+        groups.setdefault(len(row), []).append(i)
+    out = []
+    for members in groups.values():
+        for lo in range(0, len(members), ROWS):
+            rows = members[lo:lo + ROWS]
+            out.append((rows, [ids[i] for i in rows] + [ids[rows[-1]]] * (ROWS - len(rows))))
+    return out
+
+
+def _run_passes(model: SentenceTransformer, batches: list[list[list[int]]]) -> list[np.ndarray]:
+    """``_forward`` of every batch; on CPU each pass on one intra-op thread (its bits do not
+    depend on the thread count), up to ``torch.get_num_threads()`` passes at a time."""
+    import torch
+
+    if model.device.type != "cpu":
+        return [_forward(model, b) for b in batches]
+    with _PINNED:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            if threads == 1 or len(batches) == 1:
+                return [_forward(model, b) for b in batches]
+            with ThreadPoolExecutor(threads) as pool:  # torch releases the GIL inside its kernels
+                return list(pool.map(lambda b: _forward(model, b), batches))
+        finally:
+            torch.set_num_threads(threads)
+
+
 def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size: int = ROWS) -> np.ndarray:
     """Unit-length float32 vectors ``(len(texts), dim)`` in input order, each a function of
     (model, kind, text) alone: bit-identical alone or inside any corpus (module doc).
@@ -196,15 +238,9 @@ def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size:
     """
     del batch_size  # the shape is fixed so that results cannot depend on it
     out = np.zeros((len(texts), embedding_dim(model)), dtype=np.float32)
-    groups: dict[int, list[int]] = {}
-    ids = token_ids(model, texts, kind) if texts else []
-    for i, row in enumerate(ids):
-        groups.setdefault(len(row), []).append(i)
-    for members in groups.values():
-        for lo in range(0, len(members), ROWS):
-            rows = members[lo:lo + ROWS]
-            batch = [ids[i] for i in rows] + [ids[rows[-1]]] * (ROWS - len(rows))
-            out[rows] = _forward(model, batch)[: len(rows)]
+    passes = _passes(token_ids(model, texts, kind) if texts else [])
+    for (rows, _), vectors in zip(passes, _run_passes(model, [b for _, b in passes])):
+        out[rows] = vectors[: len(rows)]
     # Normalise in float32 on the host: fp16/bf16 outputs are renormalised at full precision.
     out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
     return out

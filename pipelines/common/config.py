@@ -61,8 +61,8 @@ class EncoderConfig(_Section):
         "Where converted built-in models live (default $XDG_CACHE_HOME/powertier/models, i.e. ~/.cache/...)."))
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
-        "auto", description="auto: fp16 on CUDA, fp32 on CPU (batch-independent vectors, tested); "
-                            "bf16 only on CPUs that compute it natively.")
+        "auto", description="auto: fp16 on CUDA; on CPU bf16 where it is native (AMX / AVX512-BF16), else "
+                            "fp32 (both batch-independent, tested; the cache keys carry the precision).")
     batch_size: int = Field(16, gt=0)
     min_chars: int = Field(3, ge=0, description="Cleaned texts shorter than this are dropped.")
     spam_min_users: int = Field(5, ge=2, description="Same long text posted by this many users = spam.")

@@ -53,13 +53,13 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     ``progress`` gets the model load (no total) and the encoding (texts to encode, per chunk).
     """
     from embeddings.encoder import model_info
-    from pipelines.storage.models import encoder_label_end, model_key
+    from pipelines.storage.models import encoder_key, encoder_label_end
 
     started = time.perf_counter()
     ws = Workspace(cfg.data_dir)
     frames = _read_sources(ws)
     prepared = prepare_sources(cfg, frames)
-    name = model_key(cfg.encoder.model)
+    name = encoder_key(cfg, model)
     directory = cache_dir(ws, name)
     remove_partial(directory)
     info = model_info(model) if model is not None else read_model_info(directory)

