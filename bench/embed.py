@@ -158,7 +158,7 @@ def report(args, texts, base, job, manifest, cos, threads) -> None:
           f"flagged {sum(manifest['flagged'].values()):,}, dropped {sum(manifest['dropped'].values()):,}")
     print(f"baseline (encode all raw texts, batch 32, fp32): median {b:.1f} s wall = {n / b:.1f} texts/s, "
           f"{bc:.1f} s CPU (runs {', '.join(f'{x:.1f}/{y:.1f}' for x, y in base)} wall/CPU)")
-    print(f"job (clean + dedup + fixed-shape token-length passes, no padding, profiles): median {j:.1f} s wall "
+    print(f"job (clean + dedup + fixed-shape length-bucket passes, profiles): median {j:.1f} s wall "
           f"= {n / j:.1f} texts/s, {jc:.1f} s CPU (runs {', '.join(f'{x:.1f}/{y:.1f}' for x, y in job)} wall/CPU)")
     print(f"speed-up: {b / j:.2f}x wall, {bc / jc:.2f}x CPU; cosine job vs fp32 reference over {cos[2]:,} "
           f"cleaned texts: mean {cos[0]:.5f}, min {cos[1]:.5f}  ({load_avg()})")
