@@ -58,7 +58,8 @@ def test_finetune_embed_train_and_backtest_leak_guard(raw_dir, data_dir, small):
 
     _ok("embed", "--model", str(model_dir))
     tuned = json.loads((data_dir / "embeddings" / "embed_manifest.json").read_text())
-    assert tuned["model"] == provenance["model_id"] and tuned["cache_dir"] != base["cache_dir"]
+    # the cache identity: the content id, plus "@bf16" where bf16 is the CPU's default precision
+    assert tuned["model"].split("@")[0] == provenance["model_id"] and tuned["cache_dir"] != base["cache_dir"]
     assert tuned["encoder_label_end"] == provenance["label_end"]
     # A second fine-tuned copy with other weights would get another id: the id is the weights' hash.
     run = Path(_ok("train", "--trials", "1").strip().splitlines()[-1])
