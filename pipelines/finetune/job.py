@@ -160,7 +160,9 @@ def run_finetune(cfg: PowerTierConfig, end: datetime | None = None, run: Path | 
     pairs, end_ts, cutoffs = _pairs(cfg, tables, end, run_dir)
     log(f"fine-tuning {cfg.encoder.model} on {pairs.info['train_texts']} texts ({pairs.info['train_users']} "
         f"users, labels available by {end_ts.date()}), validating on {pairs.info['valid_texts']}")
-    base = load_model(cfg)
+    # Gradients need full precision: the encoder's default on CPUs with native bf16 is bf16
+    # (inference only), and a bf16 model cannot train an fp32 head.
+    base = load_model(cfg.model_copy(update={"encoder": cfg.encoder.model_copy(update={"precision": "fp32"})}))
     split_at = split_layer(base, f.train_layers)
     ablation = run_dir is not None and f.ablation
     reviews = _kept_reviews(cfg, tables, bool(model_info(base)["lowercase"]))

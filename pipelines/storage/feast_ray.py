@@ -96,14 +96,30 @@ def _non_empty_refs(store: "FeatureStore", service: Any) -> tuple[list[str], lis
     import pyarrow.parquet as pq
 
     refs, missing = [], []
-    for proj in service.feature_view_projections:
-        names = [f.name for f in proj.features]
-        source = getattr(_view(store, proj.name), "batch_source", None)
+    for view_name, ref_name, fields in _projections(store, service):
+        names = [f.name for f in fields]
+        source = getattr(_view(store, view_name), "batch_source", None)
         if source is not None and pq.read_metadata(source.path).num_rows == 0:
             missing += names
         else:
-            refs += [f"{proj.name_to_use()}:{name}" for name in names]
+            refs += [f"{ref_name}:{name}" for name in names]
     return refs, missing
+
+
+def _projections(store: "FeatureStore", features: Any) -> list[tuple[str, str, list[Any]]]:
+    """(view name, name in refs, fields) of a feature service, or of a list of "view:feature" refs
+    (the profile tags are retrieved by reference, beside the service)."""
+    if not isinstance(features, (list, tuple)):
+        return [(p.name, p.name_to_use(), list(p.features)) for p in features.feature_view_projections]
+    wanted: dict[str, list[str]] = {}
+    for ref in features:
+        view, name = ref.split(":", 1)
+        wanted.setdefault(view, []).append(name)
+    out = []
+    for view, names in wanted.items():
+        fields = {f.name: f for f in _view(store, view).features}
+        out.append((view, view, [fields[n] for n in names]))
+    return out
 
 
 def _view(store: "FeatureStore", name: str) -> Any:
@@ -134,7 +150,7 @@ def historical(store: "FeatureStore", rows: pd.DataFrame, service: Any, extra: l
 
 def _list_features(store: "FeatureStore", service: Any) -> set[str]:
     """Names of the service's list-valued (embedding) features."""
-    return {f.name for proj in service.feature_view_projections for f in proj.features
+    return {f.name for _, _, fields in _projections(store, service) for f in fields
             if str(f.dtype).startswith("Array")}
 
 

@@ -63,7 +63,7 @@ def test_finetune_embed_train_and_backtest_leak_guard(raw_dir, data_dir, small):
     assert tuned["encoder_label_end"] == provenance["label_end"]
     # A second fine-tuned copy with other weights would get another id: the id is the weights' hash.
     run = Path(_ok("train", "--trials", "1").strip().splitlines()[-1])
-    assert json.loads((run / "features.json").read_text())["encoder"]["id"] == provenance["model_id"]
+    assert json.loads((run / "features.json").read_text())["encoder"]["id"].split("@")[0] == provenance["model_id"]
 
     # Its labels end at the data's as-of, after every backtest cutoff: refused, exit 2, clear message.
     result = runner.invoke(app, ["backtest", "--start", "2025-09-01", "--end", "2025-10-01", "--every", "30d"])
