@@ -229,7 +229,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--workspace", type=Path, help="Workspace with curated/, features/ and runs/latest.")
-    parser.add_argument("--run", type=Path, help="With --workspace: the run dir to serve (default runs/latest).")
+    ap.add_argument("--run", type=Path, help="With --workspace: the run dir to serve (default runs/latest).")
     src.add_argument("--synthetic", action="store_true", help="Seeded synthetic workspace (the default).")
     ap.add_argument("--rates", default="50,100,200", help="Comma-separated request rates (req/s).")
     ap.add_argument("--duration", type=float, default=30.0, help="Seconds per rate and request size.")
