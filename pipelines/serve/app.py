@@ -54,8 +54,10 @@ from pipelines.serve.schemas import (
 from pipelines.serve.state import (
     ServeState,
     default_encoder,
+    freeze_heap,
     load_state,
     store_reachable,
+    thaw_heap,
 )
 
 if TYPE_CHECKING:
@@ -148,9 +150,11 @@ def create_app(cfg: PowerTierConfig, run_dir: Path,
         pred = state.predictor
         metrics.model_info.labels(pred.run_id, pred.service.name, str(pred.model.feature_set)).set(1)
         app.state.serve = state
+        log.info("heap frozen", extra={"fields": {"objects": freeze_heap()}})  # no full-GC pauses while serving
         yield
         log.info("shutting down")
         app.state.serve = None
+        thaw_heap()
 
     # FastAPIOffline: a FastAPI app whose /docs (Swagger UI) and /redoc load their JS/CSS from this
     # server (the fastapi-offline package's files), so the pages work without internet access.

@@ -4,6 +4,7 @@ serving timeouts), the predictor, the event path's curated index and the text en
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sqlite3
@@ -129,6 +130,26 @@ def load_state(cfg: PowerTierConfig, run_dir: Path,
                                         "service": predictor.service.name, "array_scorer": predictor.fast is not None,
                                         "startup_s": round(time.perf_counter() - started, 3)}})
     return ServeState(cfg, store, predictor, events, error, lock, Breaker())
+
+
+def freeze_heap() -> int:
+    """Collect once, then move every object alive after start-up out of the cyclic GC's reach
+    (``gc.freeze``); returns how many were frozen.
+
+    The loaded Feast registry, pandas frames, LightGBM models and the encoder are ~600k tracked
+    objects that live as long as the process: a full (generation-2) collection walked all of them,
+    ~0.35 s of CPU (~0.5 s wall) on a busy 2-core box, during which the event loop served nothing
+    and requests queued. Frozen, they are never scanned again; reference counting still frees
+    them, and the young generations stay as cheap as before."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
+def thaw_heap() -> None:
+    """Undo :func:`freeze_heap` on shutdown, so an app started and stopped in a long-lived process
+    (the tests) leaves nothing exempt from collection."""
+    gc.unfreeze()
 
 
 def store_reachable(state: ServeState) -> tuple[bool, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import logging
 import math
@@ -19,6 +20,7 @@ from pipelines.serve.app import create_app
 from pipelines.serve.logs import JsonFormatter
 from pipelines.serve.predict import check_fast_path, lookup, score
 from pipelines.serve.scoring import FastScorer, verify
+from pipelines.serve.state import freeze_heap, thaw_heap
 from pipelines.common.workspace import Workspace
 from pipelines.storage.eventlog import contract_rows
 from pipelines.features.transactional import build_transactional_features
@@ -63,6 +65,25 @@ def test_probes_and_metrics(client):
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert 'powertier_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
     assert "powertier_http_request_duration_seconds_bucket" in metrics.text
+
+
+def test_heap_is_frozen_while_serving(client):
+    # The started app's resources sit in the permanent generation: full collections skip them.
+    assert gc.get_freeze_count() > 1000
+    state = client.app.state.serve
+    assert not any(o is state.predictor.__dict__ or o is state for o in gc.get_objects())
+
+
+def test_freeze_heap_exempts_live_objects_until_thawed():
+    thaw_heap()
+    try:
+        box = {"cycle": []}
+        box["cycle"].append(box)
+        assert freeze_heap() > 0 and not any(o is box for o in gc.get_objects())
+        thaw_heap()
+        assert gc.get_freeze_count() == 0 and any(o is box for o in gc.get_objects())
+    finally:
+        freeze_heap()  # the module's running app expects its heap frozen
 
 
 def test_predict_contract_for_known_unknown_and_repeated_users(client):
