@@ -22,27 +22,43 @@ def feature_groups(spec: FeatureSpec, columns: list[str]) -> dict[str, str]:
     return groups
 
 
+def group_membership(columns: list[str], groups: dict[str, str]) -> tuple[list[str], np.ndarray]:
+    """Sorted group names and the 0/1 matrix (columns x groups) that sums feature contributions
+    into them; fixed per model, so serving builds it once."""
+    of = np.array([groups[c] for c in columns], dtype=object)
+    names = sorted(set(of))
+    return names, (of[:, None] == np.array(names, dtype=object)[None, :]).astype(np.float64)
+
+
+def grouped_contribution_array(booster: lgb.Booster, Z: np.ndarray, member: np.ndarray, num_iteration: int,
+                               class_index: np.ndarray | None = None) -> np.ndarray:
+    """:func:`group_contributions` as a bare array (rows x groups of ``member``): no pandas frame,
+    which cost more than LightGBM's own TreeSHAP for one served row."""
+    contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_iteration=num_iteration))
+    width = member.shape[0] + 1
+    if contrib.shape[1] > width:  # multiclass: K blocks of (features + bias)
+        blocks = contrib.reshape(len(Z), -1, width)
+        idx = np.zeros(len(Z), dtype=int) if class_index is None else np.asarray(class_index, dtype=int)
+        contrib = blocks[np.arange(len(Z)), idx]
+    return contrib[:, :-1] @ member
+
+
 def group_contributions(booster: lgb.Booster, Z: np.ndarray, columns: list[str], groups: dict[str, str],
                         num_iteration: int, class_index: np.ndarray | None = None) -> pd.DataFrame:
     """Per row, the raw-score contribution of each group (the bias term is left out).
 
     For a multiclass booster, ``class_index`` picks which class's contributions each row gets."""
-    contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_iteration=num_iteration))
-    width = len(columns) + 1
-    if contrib.shape[1] > width:  # multiclass: K blocks of (features + bias)
-        blocks = contrib.reshape(len(Z), -1, width)
-        idx = np.zeros(len(Z), dtype=int) if class_index is None else np.asarray(class_index, dtype=int)
-        contrib = blocks[np.arange(len(Z)), idx]
-    of = np.array([groups[c] for c in columns], dtype=object)
-    names = sorted(set(of))
-    member = (of[:, None] == np.array(names, dtype=object)[None, :]).astype(np.float64)
-    return pd.DataFrame(contrib[:, :-1] @ member, columns=names)
+    names, member = group_membership(columns, groups)
+    return pd.DataFrame(grouped_contribution_array(booster, Z, member, num_iteration, class_index), columns=names)
 
 
 def top_reasons(contrib: pd.DataFrame, k: int = 3) -> list[list[dict]]:
     """For each row, the ``k`` groups with the largest absolute contribution, largest first."""
-    values = contrib.to_numpy()
-    names = np.asarray(contrib.columns)
+    return top_reasons_array(contrib.to_numpy(), list(contrib.columns), k)
+
+
+def top_reasons_array(values: np.ndarray, names: list[str], k: int = 3) -> list[list[dict]]:
+    """:func:`top_reasons` of a rows x groups array whose columns are ``names``."""
     order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :k]
     return [[{"group": str(names[j]), "contribution": float(values[i, j])} for j in row]
             for i, row in enumerate(order)]

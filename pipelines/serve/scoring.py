@@ -10,6 +10,7 @@ ever differ, so a change of the model's design cannot silently skew serving.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ import pandas as pd
 
 from ranking import gbm
 from ranking.dataset import EMBEDDING_SUFFIX
-from ranking.explain import group_contributions, top_reasons
+from ranking.explain import group_membership, grouped_contribution_array, top_reasons_array
 from ranking.btyd import OUTPUTS as BTYD_OUTPUTS, STATISTICS as BTYD_STATISTICS, btyd_outputs
 from ranking.model import TwoStageModel
 from ranking.projection import projected_columns
@@ -79,21 +80,23 @@ class FastScorer:
         self.model = model
         self._per_class: list[lgb.Booster] | None = None
 
-    def _tier_contributions(self, Z: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
-        """Grouped contributions of each row's predicted tier, from that tier's trees only."""
-        m = self.model
+    @functools.cached_property
+    def _groups(self) -> tuple[list[str], np.ndarray]:
+        return group_membership(self.model.feature_columns_, self.model.groups_)
+
+    def _tier_contributions(self, Z: np.ndarray, tier: np.ndarray) -> np.ndarray:
+        """Grouped contributions (rows x groups) of each row's predicted tier, from that tier's trees only."""
+        m, member = self.model, self._groups[1]
         t_it = m.tier_info_["best_iteration"]
         if m.tier_booster_.num_model_per_iteration() < 2:
-            return group_contributions(m.tier_booster_, Z, m.feature_columns_, m.groups_, t_it, tier)
+            return grouped_contribution_array(m.tier_booster_, Z, member, t_it, tier)
         if self._per_class is None:
             self._per_class = class_boosters(m.tier_booster_, t_it)
-        classes = np.unique(tier)
-        if len(classes) == 1:  # every row (always, for one user) has the same tier: no regrouping
-            return group_contributions(self._per_class[int(classes[0])], Z, m.feature_columns_, m.groups_, 0)
-        parts = [(np.flatnonzero(tier == k), k) for k in classes]
-        frames = [group_contributions(self._per_class[k], Z[rows], m.feature_columns_, m.groups_, 0).set_index(rows)
-                  for rows, k in parts]
-        return pd.concat(frames).sort_index()
+        out = np.empty((len(Z), member.shape[1]))
+        for k in np.unique(tier):  # one class (one call) for a single user
+            rows = np.flatnonzero(tier == k)
+            out[rows] = grouped_contribution_array(self._per_class[int(k)], Z[rows], member, 0)
+        return out
 
     def columns(self) -> list[str]:
         """Z's columns as this scorer builds them (must equal ``model.feature_columns_``)."""
@@ -124,12 +127,13 @@ class FastScorer:
         obj = m.pp_objective_
         it = m.pp_info_[obj]["best_iteration"]
         pp = gbm.predict_pp(m.pp_boosters_[obj], obj, Z, it, m.pp_info_[obj])
-        reasons = top_reasons(group_contributions(m.pp_boosters_[obj], Z, m.feature_columns_, m.groups_, it), k)
+        names, member = self._groups
+        reasons = top_reasons_array(grouped_contribution_array(m.pp_boosters_[obj], Z, member, it), names, k)
         if m.tier_booster_ is None:
             return Outputs(pp, None, reasons, [[] for _ in reasons])
         proba = gbm.predict_tier_proba(m.tier_booster_, Z, m.tier_info_["best_iteration"])
         tier = self._tier_contributions(Z, np.argmax(proba, axis=1))
-        return Outputs(pp, proba, reasons, top_reasons(tier, k))
+        return Outputs(pp, proba, reasons, top_reasons_array(tier, names, k))
 
 
 def model_outputs(model: TwoStageModel, data: Columns) -> Outputs:
