@@ -132,7 +132,7 @@ def objective_comparison(model: TwoStageModel, Z: pd.DataFrame, frame: pd.DataFr
         out[obj] = {"valid_rmse": info["valid_rmse"], "valid_mae": info["valid_mae"],
                     "valid": info.get("valid"), "valid_mean_rank": info.get("valid_mean_rank"),
                     "btyd_blend_weight": blend.get("weight"), "p_buy_sharpen": info.get("sharpen", 1.0),
-                    "mean_scale": info.get("scale"),
+                    "mean_scale": info.get("scale"), "mean_scale_source": info.get("scale_source"),
                     "best_iteration": info["best_iteration"], "test": test}
     return out
 

@@ -76,7 +76,8 @@ class TwoStageModel(BaseEstimator):
         self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
                         **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
         self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
-        self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid), on_fit)
+        self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid), on_fit,
+                     train["user_id"].to_numpy() if "user_id" in train else None)
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
                        tier_labels(valid, len(p.tiers)), on_fit)
         if self.with_linear:
@@ -116,12 +117,13 @@ class TwoStageModel(BaseEstimator):
         return ", ".join(x + [f"{len(self.spec_.y_features)} transactional features"])
 
     def _fit_pp(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
-                on_fit: Callable[[], None] | None = None) -> None:
+                on_fit: Callable[[], None] | None = None, groups: np.ndarray | None = None) -> None:
         tr, va = ~np.isnan(ytr), ~np.isnan(yva)
         if not tr.any() or not va.any():
             raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
         self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
-            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params, on_fit)
+            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params, on_fit,
+            None if groups is None else groups[tr])
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
         info = self.pp_info_[self.pp_objective_]
@@ -129,7 +131,7 @@ class TwoStageModel(BaseEstimator):
         self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_}"
                            + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
                            + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
-                           + f", x{info.get('scale', 1.0):.3g} mean calibration; chosen as the {gbm.SELECTION_RULE} "
+                           + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')}); chosen as the {gbm.SELECTION_RULE} "
                            f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
 
     def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,

@@ -1,0 +1,75 @@
+"""The spend model's mean calibration: out-of-fold on training rows, never on validation or test rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ranking import gbm
+from ranking.params import TrainParams
+
+NAMES = ["f0", "f1", "f2"]
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-inflated spend driven by the first feature."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    buys = rng.random(n) < 1 / (1 + np.exp(-X[:, 0]))
+    return X, np.where(buys, np.exp(2 + 0.5 * X[:, 1] + rng.normal(0, 0.5, n)), 0.0)
+
+
+@pytest.fixture(scope="module")
+def tweedie():
+    X, y = _data(400, 0)
+    Xv, yv = _data(150, 1)
+    params = {**gbm.base_params(TrainParams(seed=0, num_threads=1)), **gbm.PP_OBJECTIVES["tweedie"],
+              "learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 20}
+    dtrain = gbm.make_dataset(X, y, NAMES)
+    booster = gbm._fit_fixed(params, dtrain, 30)
+    groups = np.repeat(np.arange(200), 2)  # two rows (cutoffs) per user
+    folds = gbm.user_folds(groups, 3, seed=0)
+    return X, y, Xv, yv, params, dtrain, booster, groups, folds
+
+
+def test_user_folds_keep_each_users_rows_together_and_use_every_fold(tweedie):
+    *_, groups, folds = tweedie
+    assert set(folds) == {0, 1, 2}
+    for user in np.unique(groups):
+        assert len(set(folds[groups == user])) == 1
+    assert gbm.user_folds(np.arange(10), 3, seed=0) is None  # too few users: validation mean instead
+
+
+def test_out_of_fold_prediction_never_sees_its_own_rows_labels(tweedie):
+    X, y, _, _, params, dtrain, _, _, folds = tweedie
+    oof = gbm.oof_boosters("tweedie", params, X, y, NAMES, {}, 30, folds, dtrain)
+    y2 = y.copy()
+    y2[folds == 0] *= 50  # fold 0's labels changed: fold 0's own predictions must not move
+    oof2 = gbm.oof_boosters("tweedie", params, X, y2, NAMES, {}, 30, folds, dtrain)
+    cand = {"blend": None, "sharpen": 1.0}
+    a, b = gbm.oof_prediction(oof, "tweedie", X, 30, cand), gbm.oof_prediction(oof2, "tweedie", X, 30, cand)
+    np.testing.assert_allclose(a[folds == 0], b[folds == 0])
+    assert not np.allclose(a[folds != 0], b[folds != 0])
+
+
+def test_scale_comes_from_training_rows_not_validation_labels(tweedie):
+    X, y, Xv, yv, params, dtrain, booster, _, folds = tweedie
+    oof = (gbm.oof_boosters("tweedie", params, X, y, NAMES, {}, 30, folds, dtrain), X, y)
+    variants = [{"blend": None, "sharpen": 1.0}]
+    cand, _, _ = gbm._best_variant(booster, "tweedie", 30, variants, Xv, yv, 0, oof)
+    cand10, _, _ = gbm._best_variant(booster, "tweedie", 30, variants, Xv, yv * 10, 0, oof)
+    expected = np.mean(y) / np.mean(gbm.oof_prediction(oof[0], "tweedie", X, 30, variants[0]))
+    assert cand["scale"] == pytest.approx(expected) and cand10["scale"] == pytest.approx(expected)
+    assert cand["scale_source"].startswith("out-of-fold")
+    old, _, _ = gbm._best_variant(booster, "tweedie", 30, variants, Xv, yv * 10, 0)  # no folds: validation mean
+    assert old["scale_source"] == "validation mean" and old["scale"] > 5 * cand["scale"]
+
+
+@pytest.mark.parametrize("split, source", [("user", "out-of-fold"), ("time", "validation mean")])
+def test_the_split_decides_where_the_scale_is_fitted(split, source):
+    X, y = _data(300, 2)
+    Xv, yv = _data(100, 3)
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split=split)
+    _, selected, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p, groups=np.arange(len(y)) // 2)
+    assert all(i["scale_source"].startswith(source) for i in info.values())
+    assert selected in info
