@@ -272,25 +272,42 @@ def _joined(store: "FeatureStore", rows: pd.DataFrame, features) -> pd.DataFrame
     return out
 
 
-def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str) -> pd.DataFrame:
+def historical_features(store: "FeatureStore", entity_df: pd.DataFrame, service: str,
+                        with_tags: bool = False) -> pd.DataFrame:
     """Point-in-time join: same rows, same order as ``entity_df`` (user_id, event_timestamp, ...)
-    with the service's features appended under plain names; no row is ever dropped."""
+    with the service's features appended under plain names; no row is ever dropped.
+
+    ``with_tags`` adds the profile tags (``tag_*`` of ``user_profile_tags``, float64) in the same
+    retrieval: the service's own refs plus the tags' refs, one point-in-time join instead of two."""
     rows = _entity_rows(entity_df)
-    out = _joined(store, rows, _service(store, service))
-    keep = [c for c in entity_df.columns] + [f for f in service_features(store, service) if f not in entity_df.columns]
-    return out[keep]
+    names, tags = service_features(store, service), tag_names(store) if with_tags else []
+    features = _service(store, service) if not tags else [*service_refs(store, service), *_tag_refs(tags)]
+    out = _joined(store, rows, features)
+    keep = [c for c in entity_df.columns] + [f for f in names if f not in entity_df.columns]
+    return pd.concat([out[keep], out[tags].astype("float64")], axis=1) if tags else out[keep]
 
 
-def historical_tags(store: "FeatureStore", entity_df: pd.DataFrame) -> pd.DataFrame:
-    """The profile tags (``tag_*`` of ``user_profile_tags``) at each entity row, point-in-time, in
-    row order; no columns when the workspace registers no tags (applied before the view existed)."""
+def tag_names(store: "FeatureStore") -> list[str]:
+    """The profile tags the registry holds (none when it was applied before the view existed)."""
     from feature_repo.names import TAG_PREFIX, TAGS_VIEW
 
     views = {v.name: v for v in store.list_feature_views()}
-    names = [f.name for f in views[TAGS_VIEW].features if f.name.startswith(TAG_PREFIX)] if TAGS_VIEW in views else []
+    return [f.name for f in views[TAGS_VIEW].features if f.name.startswith(TAG_PREFIX)] if TAGS_VIEW in views else []
+
+
+def _tag_refs(names: list[str]) -> list[str]:
+    from feature_repo.names import TAGS_VIEW
+
+    return [f"{TAGS_VIEW}:{n}" for n in names]
+
+
+def historical_tags(store: "FeatureStore", entity_df: pd.DataFrame) -> pd.DataFrame:
+    """The profile tags alone at each entity row, point-in-time, in row order; no columns when the
+    workspace registers no tags."""
+    names = tag_names(store)
     if not names or len(entity_df) == 0:
         return pd.DataFrame(index=pd.RangeIndex(len(entity_df)))
-    out = _joined(store, _entity_rows(entity_df[["user_id", "event_timestamp"]]), [f"{TAGS_VIEW}:{n}" for n in names])
+    out = _joined(store, _entity_rows(entity_df[["user_id", "event_timestamp"]]), _tag_refs(names))
     return out[names].astype("float64")
 
 
@@ -315,6 +332,12 @@ def online_features(store: "FeatureStore", user_ids: list[str], service: str,
 def service_features(store: "FeatureStore", service: str) -> list[str]:
     """Plain feature names served by ``service``, in service order."""
     return [f.name for proj in _service(store, service).feature_view_projections for f in proj.features]
+
+
+def service_refs(store: "FeatureStore", service: str) -> list[str]:
+    """``view:feature`` references of ``service``, in service order (what the service retrieves)."""
+    return [f"{proj.name_to_use()}:{f.name}" for proj in _service(store, service).feature_view_projections
+            for f in proj.features]
 
 
 def write_repo_yaml(cfg: PowerTierConfig) -> Path:

@@ -23,10 +23,16 @@ from pipelines.common.config import PowerTierConfig
 from pipelines.storage.curated import load_curated
 from pipelines.storage.files import read_json, read_parquet
 from pipelines.common.workspace import Workspace
-from feature_repo.names import MODEL_SERVICES
 from feature_repo.timestamps import as_utc, ts_column
-from pipelines.common.times import cutoff_range, parse_cutoffs
-from pipelines.features.labels import build_labels
+from pipelines.common.times import parse_cutoffs
+from pipelines.storage.frames import (
+    SERVICE,
+    data_as_of,
+    default_cutoffs,
+    drop_empty_views,
+    scoring_frame,
+    training_frame,
+)
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -34,9 +40,6 @@ if TYPE_CHECKING:
     from ranking.model import TwoStageModel
 
 ACTIVE_DAYS = 365
-
-SERVICE = MODEL_SERVICES["purchasing_power"]
-SEGMENT_ATTRIBUTES = ("region",)
 
 
 def encoder_info(ws: Workspace) -> dict | None:
@@ -214,25 +217,6 @@ def prediction_rows(preds: pd.DataFrame, tiers: list[str], run_id: str, when: pd
     return out
 
 
-# -- frames from Feast ------------------------------------------------------------------------
-
-def model_feature_names(store: "FeatureStore") -> list[str]:
-    """The single feature list of both model heads (the two services must agree)."""
-    pp = feast_store.service_features(store, MODEL_SERVICES["purchasing_power"])
-    tier = feast_store.service_features(store, MODEL_SERVICES["tier"])
-    if pp != tier:
-        raise ValueError(f"feature services disagree: {sorted(set(pp) ^ set(tier))}")
-    return pp
-
-
-def drop_empty_views(frame: pd.DataFrame, features: list[str]) -> tuple[list[str], list[str]]:
-    """Drop text views with no vector in any training row (no reviews/searches table, or none
-    usable): the model then trains on what exists. Returns (features kept, views dropped)."""
-    empty = [f[: -len("_embedding")] for f in features if f.endswith("_embedding") and frame[f].isna().all()]
-    gone = {f"{v}_embedding" for v in empty} | {f"{v}_count" for v in empty}
-    return [f for f in features if f not in gone], empty
-
-
 def check_cutoffs(cfg: PowerTierConfig, cuts: list[pd.Timestamp], users: pd.DataFrame) -> None:
     """The time split needs two cutoffs with signed-up users; say why not in one line (a short
     history: 120 days of data leave one cutoff a horizon before the end)."""
@@ -246,49 +230,3 @@ def check_cutoffs(cfg: PowerTierConfig, cuts: list[pd.Timestamp], users: pd.Data
                         f"{len(usable)} of the {len(cuts)} cutoffs have any{span}: the data are too short for "
                         f"a {cfg.horizon_days}-day horizon; use more days of data, a shorter horizon_days, "
                         "or --split user")
-
-
-def default_cutoffs(cfg: PowerTierConfig, as_of: pd.Timestamp) -> list[pd.Timestamp]:
-    """``train.n_cutoffs`` cutoffs every ``train.every_days``, the last one horizon before ``as_of``
-    (so every label window has closed by ``as_of``)."""
-    last = as_of - pd.Timedelta(days=cfg.horizon_days)
-    first = last - pd.Timedelta(days=cfg.train.every_days * (cfg.train.n_cutoffs - 1))
-    return cutoff_range(first, last, cfg.train.every_days)
-
-
-def data_as_of(cfg: PowerTierConfig, tables: dict[str, pd.DataFrame | None]) -> pd.Timestamp:
-    """``cfg.as_of`` or else the latest event time in the curated tables."""
-    if cfg.as_of is not None:
-        return as_utc(cfg.as_of)
-    stamps = [t["ts"].max() for name, t in tables.items() if t is not None and "ts" in t and len(t)]
-    return as_utc(max(stamps))
-
-
-def with_attributes(frame: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
-    """Attach user attributes used for segment metrics (not model inputs)."""
-    attrs = [a for a in SEGMENT_ATTRIBUTES if a in users.columns]
-    if not attrs:
-        return frame
-    return frame.merge(users[["user_id", *attrs]].astype({"user_id": str}), on="user_id", how="left")
-
-
-def training_frame(cfg: PowerTierConfig, store: "FeatureStore", cutoffs: list[pd.Timestamp],
-                   horizon_days: int) -> tuple[pd.DataFrame, list[str]]:
-    """Labels at ``cutoffs`` + the service's features at each (user, cutoff) + segment attributes."""
-    tables = load_curated(Workspace(cfg.data_dir))
-    labels = build_labels(tables["users"], tables["orders"], cutoffs, horizon_days, cfg.tiers, tiers=tables["tiers"])
-    if tables["tiers"] is None:
-        labels = labels.drop(columns=["tier_next"])
-    features = feast_store.historical_features(store, labels, SERVICE)
-    features = pd.concat([features, feast_store.historical_tags(store, labels)], axis=1)  # report only
-    return with_attributes(features, tables["users"]), model_feature_names(store)
-
-
-def scoring_frame(cfg: PowerTierConfig, store: "FeatureStore", users: list[str] | None,
-                  as_of: pd.Timestamp) -> pd.DataFrame:
-    """Features at ``as_of`` for ``users`` (default: every user signed up by then)."""
-    tables = load_curated(Workspace(cfg.data_dir))
-    u = tables["users"]
-    ids = users if users is not None else u.loc[u["signup_ts"] <= as_of, "user_id"].astype(str).tolist()
-    entities = pd.DataFrame({"user_id": ids, "event_timestamp": as_of})
-    return with_attributes(feast_store.historical_features(store, entities, SERVICE), u)

@@ -11,16 +11,15 @@ import pytest
 
 from pipelines.cli import app
 from pipelines.finetune.ablation import keys_digest
-from tests.support.cli_helpers import cli_ok as _ok, runner
+from tests.support.cli_helpers import cli_ok as _ok, generated_raw, runner
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def raw_dir(tmp_path_factory) -> Path:
-    raw = tmp_path_factory.mktemp("raw")
-    _ok("generate", "--users", "120", "--days", "400", "--seed", "5", "--out", str(raw))
-    return raw
+    """A smaller shop than the shared one: the fine-tune's CPU time grows with the texts."""
+    return generated_raw(tmp_path_factory, users=120, days=400, seed=5)
 
 
 @pytest.fixture

@@ -14,13 +14,6 @@ from tests.support.cli_helpers import cli_ok as _ok
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def raw_dir(tmp_path_factory) -> Path:
-    raw = tmp_path_factory.mktemp("raw")
-    _ok("generate", "--users", "300", "--days", "420", "--seed", "11", "--out", str(raw))
-    return raw
-
-
 def test_pipeline_then_predict_and_online_scores(raw_dir, data_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("POWERTIER_TRAIN__TRIALS", "1")
     # 300 tiny users: the gate decides nothing useful here; this test is about the plumbing.

@@ -5,20 +5,12 @@ leaves the serving run in place and is not retrained again. Each cycle leaves on
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from tests.support.cli_helpers import cli_ok
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def raw_dir(tmp_path_factory) -> Path:
-    raw = tmp_path_factory.mktemp("raw")
-    cli_ok("generate", "--users", "300", "--days", "420", "--seed", "11", "--out", str(raw))
-    return raw
 
 
 def _summary(out: str) -> dict:

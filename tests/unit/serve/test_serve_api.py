@@ -403,3 +403,20 @@ def test_historical_tags_are_the_latest_row_up_to_each_entity_time(cfg):
         rows = table[(table.user_id == user) & (table.event_timestamp <= t)]
         want = rows.sort_values("event_timestamp").iloc[-1][got.columns] if len(rows) else pd.Series(np.nan, got.columns)
         np.testing.assert_allclose(got.iloc[i].to_numpy(float), want.to_numpy(float), rtol=1e-12, equal_nan=True)
+
+
+def test_features_with_tags_are_one_retrieval_equal_to_the_service_and_the_tags_apart(cfg):
+    """Training asks for the service and the tags in one point-in-time join: the same columns and
+    values as the two retrievals apart, rows in entity order."""
+    table = pd.read_parquet(Workspace(cfg.data_dir).feature_table("user_profile_tags"))
+    users = sorted(table["user_id"].unique())[:5] + ["nobody"]
+    times = [table["event_timestamp"].min() - pd.Timedelta(days=1), table["event_timestamp"].median(), pd.Timestamp(AS_OF)]
+    entities = pd.DataFrame([(u, t) for t in times for u in users], columns=["user_id", "event_timestamp"])
+    store = feast_store.open_store(cfg)
+    service = SERVICE
+    joined = feast_store.historical_features(store, entities, service, with_tags=True)
+    apart = pd.concat([feast_store.historical_features(store, entities, service),
+                       feast_store.historical_tags(store, entities)], axis=1)
+    assert any(c.startswith("tag_") for c in joined.columns)
+    assert list(joined.columns) == list(apart.columns)
+    pd.testing.assert_frame_equal(joined, apart)
