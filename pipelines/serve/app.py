@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from pipelines.serve.events import Encoder
 
 API_KEY_ENV = "POWERTIER_API_KEY"
+# How `powertier serve` hands its config and run to every uvicorn worker (app_from_env).
+SETTINGS_ENV = "POWERTIER_SERVE_SETTINGS"
+RUN_ENV = "POWERTIER_SERVE_RUN"
 ASSETS_PATH = "/docs/assets"
 log = logging.getLogger("powertier.serve")
 API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="APIKey",
@@ -271,8 +274,6 @@ def _add_event_route(app: FastAPI, metrics: ServeMetrics, auth: Any, kind: str, 
 
 def app_from_env() -> FastAPI:
     """uvicorn factory for ``powertier serve``: config and run dir come from the environment."""
-    from pipelines.serve.cli import RUN_ENV, SETTINGS_ENV
-
     logging.captureWarnings(True)  # library warnings become JSON log lines too
     cfg = PowerTierConfig.model_validate_json(os.environ[SETTINGS_ENV])
     return create_app(cfg, Path(os.environ[RUN_ENV]))

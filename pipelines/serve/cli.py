@@ -23,8 +23,6 @@ from pipelines.common.cli import ConfigOpt, get_config
 from pipelines.common.config import ServeConfig
 from pipelines.common.errors import UserError
 
-SETTINGS_ENV = "POWERTIER_SERVE_SETTINGS"
-RUN_ENV = "POWERTIER_SERVE_RUN"
 
 
 def _default(name: str) -> str:
@@ -57,7 +55,7 @@ def serve(
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _metrics_dir()  # before Feast is imported: it points prometheus_client at a directory of its own
     cfg = get_config(config, serve__host=host, serve__port=port, serve__workers=workers)
-    from pipelines.serve.app import api_key_from_env
+    from pipelines.serve.app import RUN_ENV, SETTINGS_ENV, api_key_from_env
 
     api_key_from_env()  # an empty key refuses here, before any worker starts
     run_dir = _check_workspace(cfg, run)
