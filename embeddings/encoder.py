@@ -22,7 +22,8 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -226,23 +227,76 @@ def _passes(ids: list[list[int]]) -> list[tuple[list[int], list[list[int]], int]
     return out
 
 
-def _run_passes(model: SentenceTransformer, batches: list[tuple[list[list[int]], int]]) -> list[np.ndarray]:
-    """``_forward`` of every batch; on CPU each pass on one intra-op thread (its bits do not
-    depend on the thread count), up to ``torch.get_num_threads()`` passes at a time."""
+def _planned(model: SentenceTransformer, groups: list[tuple[Kind, list[str]]]
+             ) -> tuple[list[tuple[int, int]], list[tuple[list[int], list[list[int]], int]]]:
+    """(group, row) of every text of ``groups`` in one list, and ``_passes`` over all of them in
+    the order of their first text: passes may mix groups and kinds (the prompt is in the ids, and
+    no row of a pass reads another), so a bucket is filled across groups, and groups finish
+    about in order (the job's last chunks are tag phrases: short passes, a short tail)."""
+    owners, ids = [], []
+    for g, (kind, texts) in enumerate(groups):
+        owners += [(g, r) for r in range(len(texts))]
+        ids += token_ids(model, texts, kind) if texts else []
+    return owners, sorted(_passes(ids), key=lambda p: p[0][0])
+
+
+def encode_groups(model: SentenceTransformer, groups: list[tuple[Kind, list[str]]],
+                  on_done: Callable[[int, np.ndarray], None]) -> None:
+    """Encode several lists of texts (the job's cache chunks) in one plan of passes; calls
+    ``on_done(i, vectors)`` for i = 0, 1, ... in this thread as soon as groups 0..i are done, with
+    exactly ``encode(model, *groups[i])`` (each vector depends on its own text alone), while the
+    other passes go on (the job writes a chunk's cache part meanwhile)."""
+    owners, passes = _planned(model, groups)
+    out = [np.zeros((len(texts), embedding_dim(model)), dtype=np.float32) for _, texts in groups]
+    touched = [{owners[r][0] for r in rows} for rows, _, _ in passes]  # the groups with rows in each pass
+    left = [sum(g in t for t in touched) for g in range(len(groups))]
+    emitted = 0
+
+    def emit() -> None:  # groups in order, each as soon as it and all before it are done
+        nonlocal emitted
+        while emitted < len(groups) and left[emitted] == 0:
+            on_done(emitted, _unit(out[emitted]))
+            emitted += 1
+
+    def finished(p: int, vectors: np.ndarray) -> None:
+        for i, r in enumerate(passes[p][0]):
+            out[owners[r][0]][owners[r][1]] = vectors[i]
+        for g in touched[p]:
+            left[g] -= 1
+        emit()
+
+    emit()  # empty groups ahead of the first pass
+    _run_passes(model, [(b, w) for _, b, w in passes], finished)
+
+
+def _run_passes(model: SentenceTransformer, batches: list[tuple[list[list[int]], int]],
+                finished: Callable[[int, np.ndarray], None]) -> None:
+    """``finished(i, _forward(model, *batches[i]))`` in this thread per batch, in completion
+    order. On CPU each pass runs on one intra-op thread (its bits do not depend on the thread
+    count), up to ``torch.get_num_threads()`` passes at a time in one pool for all batches
+    (torch releases the GIL inside its kernels), so no group waits for another's tail."""
     import torch
 
-    if model.device.type != "cpu":
-        return [_forward(model, *b) for b in batches]
+    cpu = model.device.type == "cpu"
     with _PINNED:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        threads = torch.get_num_threads() if cpu else 1
+        if cpu:
+            torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(max(1, threads))
         try:
-            if threads == 1 or len(batches) == 1:
-                return [_forward(model, *b) for b in batches]
-            with ThreadPoolExecutor(threads) as pool:  # torch releases the GIL inside its kernels
-                return list(pool.map(lambda b: _forward(model, *b), batches))
+            futures = {pool.submit(_forward, model, *batch): i for i, batch in enumerate(batches)}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
         finally:
-            torch.set_num_threads(threads)
+            pool.shutdown(wait=True, cancel_futures=True)  # a failing callback stops the passes left
+            if cpu:
+                torch.set_num_threads(threads)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length in float32 on the host (fp16/bf16 outputs renormalised at full precision)."""
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors
 
 
 def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size: int = ROWS) -> np.ndarray:
@@ -252,10 +306,6 @@ def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size:
     ``batch_size`` is accepted for callers' sake; every pass has ``ROWS`` rows regardless.
     """
     del batch_size  # the shape is fixed so that results cannot depend on it
-    out = np.zeros((len(texts), embedding_dim(model)), dtype=np.float32)
-    passes = _passes(token_ids(model, texts, kind) if texts else [])
-    for (rows, _, _), vectors in zip(passes, _run_passes(model, [(b, w) for _, b, w in passes])):
-        out[rows] = vectors[: len(rows)]
-    # Normalise in float32 on the host: fp16/bf16 outputs are renormalised at full precision.
-    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-    return out
+    got: list[np.ndarray] = []
+    encode_groups(model, [(kind, texts)], lambda _, vectors: got.append(vectors))
+    return got[0]

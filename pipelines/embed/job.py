@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +75,8 @@ def run_embed(cfg: PowerTierConfig, model: SentenceTransformer | None = None,
     if model is not None:
         write_model_info(directory, model_info(model))
     progress.start(ENCODING, n_todo + n_phrases)
-    written = []
-    for pending, count in ((todo, n_todo), (phrase_todo, n_phrases)):  # texts first, then tag phrases
-        written += _encode_missing(cfg, model, pending, directory,
-                                   lambda n: progress.advance(ENCODING, n)) if count else []
+    written = _encode_missing(cfg, model, [todo, phrase_todo], directory,
+                              lambda n: progress.advance(ENCODING, n)) if n_todo + n_phrases else []
     progress.finish(ENCODING)
     keys = cached_keys.append(pd.Index([k for chunk, *_ in written for k in chunk], dtype=object))
     vectors = np.vstack([cached_vecs, *[v for _, v, *_ in written]])
@@ -114,35 +112,43 @@ def _read_sources(ws: Workspace) -> dict[str, pd.DataFrame | None]:
 
 
 
-def _encode_missing(cfg: PowerTierConfig, model: SentenceTransformer, todo: dict[str, dict[str, str]],
+def _encode_missing(cfg: PowerTierConfig, model: SentenceTransformer, pending: list[dict[str, dict[str, str]]],
                     directory: Path, on_progress: Advance | None) -> list[Encoded]:
-    """Encode ``{kind: {key: text}}`` in the fixed chunk plan, writing each chunk's part as soon as
-    it is encoded (a killed run keeps every finished part); ``(keys, vectors, device, precision)``
-    per chunk. ``engine: ray`` encodes on a Ray Data actor pool, the local engine with ``model``;
-    both run ``embeddings.encoder.encode`` on the same chunks, so they write the same parts."""
-    chunks = plan_chunks(model, todo, CHUNK_SIZE)
-    if uses_ray(cfg):
-        from pipelines.embed.ray_encode import encode_on_ray
+    """Encode each ``{kind: {key: text}}`` of ``pending`` (texts, then tag phrases) in the fixed
+    chunk plan, writing each chunk's part as soon as it is encoded (a killed run keeps every
+    finished part); ``(keys, vectors, device, precision)`` per chunk. ``engine: ray`` encodes on a
+    Ray Data actor pool, the local engine with ``model``; both give every chunk
+    ``embeddings.encoder.encode`` of its texts, so they write the same parts."""
+    todo = {kind: {k: t for d in pending for k, t in d.get(kind, {}).items()} for kind in ("document", "query")}
+    chunks = [c for d in pending for c in plan_chunks(model, d, CHUNK_SIZE)]
+    written: list[Encoded] = []
 
-        stream = encode_on_ray(cfg, chunks, todo)
-    else:
-        stream = _encode_here(model, chunks, todo, cfg.encoder.batch_size)
-    written = []
-    for keys, vectors, device, prec in stream:
+    def keep(keys: list[str], vectors: np.ndarray, device: str, prec: str | None) -> None:
         write_part(directory, keys, vectors)
         written.append((keys, vectors, device, prec))
         if on_progress:
             on_progress(len(keys))
+
+    if uses_ray(cfg):
+        from pipelines.embed.ray_encode import encode_on_ray
+
+        for chunk in encode_on_ray(cfg, chunks, todo):
+            keep(*chunk)
+    else:
+        _encode_here(model, chunks, todo, keep)
     return written
 
 
 def _encode_here(model: SentenceTransformer, chunks: list[tuple[str, list[str]]], todo: dict[str, dict[str, str]],
-                 batch_size: int) -> Iterator[Encoded]:
-    """The local engine: each chunk encoded in this process, in plan order."""
-    from embeddings.encoder import encode, precision
+                 keep: Callable[[list[str], np.ndarray, str, str | None], None]) -> None:
+    """The local engine: every chunk in one plan of passes in this process
+    (``embeddings.encoder.encode_groups``: each chunk's vectors exactly as ``encode`` gives them),
+    ``keep`` called per chunk in plan order as soon as it is done, so part writes overlap the passes left."""
+    from embeddings.encoder import encode_groups, precision
 
-    for kind, keys in chunks:
-        yield keys, encode(model, [todo[kind][k] for k in keys], kind, batch_size), str(model.device), precision(model)
+    device, prec = str(model.device), precision(model)
+    groups = [(kind, [todo[kind][k] for k in keys]) for kind, keys in chunks]
+    encode_groups(model, groups, lambda i, vectors: keep(chunks[i][1], vectors, device, prec))
 
 
 def _driver_cfg(cfg: PowerTierConfig) -> PowerTierConfig:

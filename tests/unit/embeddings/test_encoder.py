@@ -100,3 +100,27 @@ def test_cuda_encoder_is_fp16_and_close_to_cpu(model) -> None:
     assert next(gpu.parameters()).dtype == torch.float16
     cos = np.sum(encode(gpu, TEXTS, "document") * encode(model, TEXTS, "document"), axis=1)
     assert cos.min() > 0.99
+
+
+def test_groups_in_one_plan_get_the_bits_of_encode_in_group_order(model) -> None:
+    from embeddings.encoder import ROWS, encode_groups
+
+    words = "great sound battery weak 质量 很好 fast shipping".split()
+    many = [" ".join(words[: 1 + i % len(words)]) + f" {i}" for i in range(2 * ROWS + 3)]  # fills passes across groups
+    groups = [("document", TEXTS), ("query", []), ("query", many), ("document", many[:5]), ("query", [])]
+    got: list[tuple[int, np.ndarray]] = []
+    encode_groups(model, groups, lambda i, vectors: got.append((i, vectors)))
+    assert [i for i, _ in got] == list(range(len(groups)))  # in order, every group once
+    for (kind, texts), (_, vectors) in zip(groups, got):
+        assert np.array_equal(vectors, encode(model, texts, kind))  # bit for bit, as if alone
+
+
+def test_a_failing_callback_stops_the_plan_and_the_next_encode_still_works(model) -> None:
+    from embeddings.encoder import encode_groups
+
+    def fail(i: int, vectors: np.ndarray) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        encode_groups(model, [("document", TEXTS), ("query", TEXTS)], fail)
+    assert encode(model, TEXTS[:1], "query").shape == (1, 384)  # the lock and thread count were restored
