@@ -2,7 +2,8 @@
 store, with a plain ``feast serve`` lookup of the same feature service as the baseline.
 
     .venv/bin/python bench/serve_load.py [--workspace DIR | --synthetic] [--rates 50,100,200]
-        [--duration 30] [--stores sqlite,redis] [--sizes 1,32] [--workers 1] [--quick] [--json OUT]
+        [--duration 30] [--stores sqlite,redis] [--sizes 1,32] [--targets powertier,feast] [--workers 1]
+        [--quick] [--json OUT]
 
 For each online store the script builds a fresh workspace (a copy of ``--workspace``'s curated
 data, feature tables and latest run, applied and materialized anew; or the seeded synthetic
@@ -12,7 +13,9 @@ schedule whatever the responses do, at most ``--max-in-flight`` outstanding (a r
 exceed it counts as an error). Single-user and 32-user requests, one async httpx client, latency
 from send to full response; the server-side handler time comes from powertier's access log.
 ``feast serve`` runs with ``--max-requests 0``: its default recycles the worker every ~1000
-requests, and the re-import of Feast stalls a single worker for seconds. Prints a Markdown table.
+requests, and the re-import of Feast stalls a single worker for seconds. The client freezes its own
+heap for each load (``gc.freeze``) and reports its longest GC pause, so a pause of the load
+generator is not mistaken for one of the server. Prints a Markdown table.
 Goal: single-user p99 <= 20 ms at 100 req/s.
 """
 
@@ -22,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import os
 import shutil
@@ -56,6 +60,7 @@ class Result:
     achieved_rps: float
     server_p50_ms: float | None = None  # handler time from powertier's access log (no client, no queueing
     server_p99_ms: float | None = None  # in the kernel): separates server cost from client/CPU contention
+    client_gc_max_ms: float | None = None  # longest cyclic-GC pause of the client during the load
 
 
 def _env(data_dir: Path, store: str, redis_url: str | None) -> dict[str, str]:
@@ -104,9 +109,36 @@ def body_for(target: str, users: list[str]) -> dict:
     return {"feature_service": SERVICE, "entities": {"user_id": users, "as_of_ts_s": [time.time()] * len(users)}}
 
 
+@contextlib.contextmanager
+def frozen_client_heap():
+    """Freeze the client's heap for the load and record its GC pauses (yields the list of ms).
+
+    Preparing the workspace leaves Feast, pandas and materialize's objects in this process; a
+    full collection over them paused the client's event loop for ~0.5 s, so requests left late
+    in a burst and the server looked like it had stalled (client p99 of hundreds of ms)."""
+    pauses: list[float] = []
+    started = [0.0]
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    gc.collect()
+    gc.freeze()
+    gc.callbacks.append(record)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(record)
+        gc.unfreeze()
+
+
 async def load(url: str, target: str, pool: list[str], per_request: int, rate: int, duration: float,
-               max_in_flight: int, seed: int) -> tuple[list[float], int, int, float]:
-    """Open-loop load: ``rate`` requests/s for ``duration`` s; returns latencies, errors, sent, seconds."""
+               max_in_flight: int, seed: int) -> tuple[list[float], int, int, float, float]:
+    """Open-loop load: ``rate`` requests/s for ``duration`` s; returns latencies, errors, sent,
+    seconds and the client's longest GC pause (ms)."""
     import httpx
     import numpy as np
 
@@ -116,38 +148,39 @@ async def load(url: str, target: str, pool: list[str], per_request: int, rate: i
     errors = 0
     in_flight = 0
     limits = httpx.Limits(max_connections=max_in_flight, max_keepalive_connections=max_in_flight)
-    async with httpx.AsyncClient(timeout=5.0, limits=limits) as client:
+    with frozen_client_heap() as pauses:
+        async with httpx.AsyncClient(timeout=5.0, limits=limits) as client:
 
-        async def one(body: dict) -> None:
-            nonlocal errors, in_flight
-            start = time.perf_counter()
-            try:
-                resp = await client.post(url, json=body)
-                ok = resp.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            in_flight -= 1
-            if ok:
-                latencies.append(time.perf_counter() - start)
-            else:
-                errors += 1
+            async def one(body: dict) -> None:
+                nonlocal errors, in_flight
+                start = time.perf_counter()
+                try:
+                    resp = await client.post(url, json=body)
+                    ok = resp.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                in_flight -= 1
+                if ok:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
 
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        tasks = []
-        for i in range(n):
-            await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
-            if STOP.is_set():
-                break
-            if in_flight >= max_in_flight:
-                errors += 1
-                continue
-            in_flight += 1
-            users = list(rng.choice(pool, per_request, replace=per_request > len(pool)))
-            tasks.append(asyncio.create_task(one(body_for(target, users))))
-        await asyncio.gather(*tasks)
-        elapsed = loop.time() - t0
-    return latencies, errors, n, elapsed
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            tasks = []
+            for i in range(n):
+                await asyncio.sleep(max(0.0, t0 + i / rate - loop.time()))
+                if STOP.is_set():
+                    break
+                if in_flight >= max_in_flight:
+                    errors += 1
+                    continue
+                in_flight += 1
+                users = list(rng.choice(pool, per_request, replace=per_request > len(pool)))
+                tasks.append(asyncio.create_task(one(body_for(target, users))))
+            await asyncio.gather(*tasks)
+            elapsed = loop.time() - t0
+    return latencies, errors, n, elapsed, round(max(pauses, default=0.0), 2)
 
 
 def summarise(store: str, target: str, per: int, rate: int, lat: list[float], errors: int, sent: int,
@@ -175,22 +208,26 @@ def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | N
     results = []
     serve_cmd = [str(BIN / "powertier"), "serve", "--port", str(p1), "--workers", str(args.workers)]
     serve_log = work / f"serve-{store}.log"
+    feast_cmd = [str(BIN / "feast"), "-c", str(ws / "feast"), "serve", "-h", "127.0.0.1", "-p", str(p2),
+                 "--no-access-log", "--max-requests", "0"]
     with server(serve_cmd, env, f"http://127.0.0.1:{p1}/readyz", serve_log), \
-         server([str(BIN / "feast"), "-c", str(ws / "feast"), "serve", "-h", "127.0.0.1", "-p", str(p2),
-                 "--no-access-log", "--max-requests", "0"], env, f"http://127.0.0.1:{p2}/health",
-                work / f"feast-{store}.log"):
+         (server(feast_cmd, env, f"http://127.0.0.1:{p2}/health", work / f"feast-{store}.log")
+          if "feast" in args.targets else contextlib.nullcontext()):
         targets = {"powertier": f"http://127.0.0.1:{p1}/v1/predict",
                    "feast serve": f"http://127.0.0.1:{p2}/get-online-features"}
         for target, url in targets.items():
+            if target.split()[0] not in args.targets:
+                continue
             asyncio.run(load(url, target, users, 1, 50, min(2.0, args.duration), args.max_in_flight, 0))  # warm-up
             for per in args.sizes:
                 for rate in args.rates:
                     if STOP.is_set():
                         return results
                     offset = serve_log.stat().st_size
-                    lat, err, sent, secs = asyncio.run(load(url, target, users, per, rate, args.duration,
-                                                            args.max_in_flight, rate))
+                    lat, err, sent, secs, gc_ms = asyncio.run(load(url, target, users, per, rate, args.duration,
+                                                                   args.max_in_flight, rate))
                     res = summarise(store, target, per, rate, lat, err, sent, secs)
+                    res.client_gc_max_ms = gc_ms
                     if target == "powertier":
                         res.server_p50_ms, res.server_p99_ms = server_times(serve_log, offset)
                     print(json.dumps(asdict(res)), file=sys.stderr, flush=True)
@@ -218,10 +255,11 @@ def server_times(log: Path, offset: int) -> tuple[float | None, float | None]:
 
 def table(results: list[Result]) -> str:
     head = ("| online store | server | users/request | target req/s | sent | errors | p50 ms | p95 ms | p99 ms "
-            "| achieved req/s | server p50 / p99 ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            "| achieved req/s | server p50 / p99 ms | client GC max ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [f"| {r.store} | {r.target} | {r.users_per_request} | {r.rate} | {r.sent} | {r.errors} | {r.p50_ms} "
             f"| {r.p95_ms} | {r.p99_ms} | {r.achieved_rps} | "
-            f"{'-' if r.server_p50_ms is None else f'{r.server_p50_ms} / {r.server_p99_ms}'} |" for r in results]
+            f"{'-' if r.server_p50_ms is None else f'{r.server_p50_ms} / {r.server_p99_ms}'} | {r.client_gc_max_ms} |"
+            for r in results]
     return "\n".join([head, *rows])
 
 
@@ -235,6 +273,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=30.0, help="Seconds per rate and request size.")
     ap.add_argument("--stores", default="sqlite,redis", help="Online stores to compare.")
     ap.add_argument("--sizes", default="1,32", help="Users per request, comma-separated.")
+    ap.add_argument("--targets", default="powertier,feast", help="Servers to load: powertier, feast (feast serve).")
     ap.add_argument("--workers", type=int, default=1, help="powertier serve --workers.")
     ap.add_argument("--max-in-flight", type=int, default=64, help="Client-side bound on outstanding requests.")
     ap.add_argument("--quick", action="store_true", help="Rates 50,100 for 3 s each (a smoke run).")
@@ -244,6 +283,7 @@ def main() -> None:
         args.rates, args.duration = "50,100", 3.0
     args.rates = [int(r) for r in args.rates.split(",")]
     args.sizes = [int(n) for n in args.sizes.split(",")]
+    args.targets = args.targets.split(",")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: STOP.set())
