@@ -60,6 +60,7 @@ class Result:
     achieved_rps: float
     server_p50_ms: float | None = None  # handler time from powertier's access log (no client, no queueing
     server_p99_ms: float | None = None  # in the kernel): separates server cost from client/CPU contention
+    server_max_ms: float | None = None  # the slowest handler time: a stalled loop shows here
     client_gc_max_ms: float | None = None  # longest cyclic-GC pause of the client during the load
 
 
@@ -229,14 +230,14 @@ def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | N
                     res = summarise(store, target, per, rate, lat, err, sent, secs)
                     res.client_gc_max_ms = gc_ms
                     if target == "powertier":
-                        res.server_p50_ms, res.server_p99_ms = server_times(serve_log, offset)
+                        res.server_p50_ms, res.server_p99_ms, res.server_max_ms = server_times(serve_log, offset)
                     print(json.dumps(asdict(res)), file=sys.stderr, flush=True)
                     results.append(res)
     return results
 
 
-def server_times(log: Path, offset: int) -> tuple[float | None, float | None]:
-    """p50/p99 of the /v1/predict handler times logged since ``offset`` (JSON access-log lines)."""
+def server_times(log: Path, offset: int) -> tuple[float | None, float | None, float | None]:
+    """p50/p99/max of the /v1/predict handler times logged since ``offset`` (JSON access-log lines)."""
     import numpy as np
 
     with open(log, "rb") as fh:
@@ -249,16 +250,17 @@ def server_times(log: Path, offset: int) -> tuple[float | None, float | None]:
             if rec.get("route") == "/v1/predict" and rec.get("status") == 200:
                 ms.append(rec["ms"])
     if not ms:
-        return None, None
-    return round(float(np.percentile(ms, 50)), 2), round(float(np.percentile(ms, 99)), 2)
+        return None, None, None
+    return round(float(np.percentile(ms, 50)), 2), round(float(np.percentile(ms, 99)), 2), round(max(ms), 2)
 
 
 def table(results: list[Result]) -> str:
     head = ("| online store | server | users/request | target req/s | sent | errors | p50 ms | p95 ms | p99 ms "
-            "| achieved req/s | server p50 / p99 ms | client GC max ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            "| achieved req/s | server p50 / p99 / max ms | client GC max ms |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     rows = [f"| {r.store} | {r.target} | {r.users_per_request} | {r.rate} | {r.sent} | {r.errors} | {r.p50_ms} "
             f"| {r.p95_ms} | {r.p99_ms} | {r.achieved_rps} | "
-            f"{'-' if r.server_p50_ms is None else f'{r.server_p50_ms} / {r.server_p99_ms}'} | {r.client_gc_max_ms} |"
+            f"{'-' if r.server_p50_ms is None else f'{r.server_p50_ms} / {r.server_p99_ms} / {r.server_max_ms}'} "
+            f"| {r.client_gc_max_ms} |"
             for r in results]
     return "\n".join([head, *rows])
 
