@@ -24,7 +24,7 @@ from pipelines.common.ray_engine import map_tasks
 from pipelines.storage.curated import load_curated
 from feature_repo.timestamps import TS_SUFFIX
 from pipelines.storage.files import atomic_dir, point_link, read_json, write_json, write_parquet, write_text
-from pipelines.storage.frames import data_as_of, drop_empty_views, training_frame
+from pipelines.features.frames import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
 from ranking import fairness

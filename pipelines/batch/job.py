@@ -59,7 +59,7 @@ def rebuild_features(cfg: PowerTierConfig, report: Report, progress: Progress = 
     """features -> embed -> apply -> materialize on the curated data (shared by ``pipeline`` and
     ``retrain``); returns ``cfg`` with ``as_of`` fixed to the data's, so train and score agree."""
     from pipelines.features.job import build_transactions
-    from pipelines.storage.frames import data_as_of
+    from pipelines.features.frames import data_as_of
 
     tables = load_curated(Workspace(cfg.data_dir))
     cfg = cfg.model_copy(update={"as_of": data_as_of(cfg, tables).to_pydatetime()})

@@ -55,7 +55,7 @@ def _labelled_texts(cfg: PowerTierConfig, tables: dict, end: pd.Timestamp,
     """Kept reviews paired with labels available by ``end`` at ``cutoffs`` (default: train's)."""
     from pipelines.features.labels import build_labels
     from pipelines.finetune.examples import pair_texts
-    from pipelines.storage.frames import default_cutoffs
+    from pipelines.features.frames import default_cutoffs
 
     if cfg.finetune.label == "tier_next" and tables["tiers"] is None:
         raise UserError("finetune.label is tier_next but there is no curated tiers table")
@@ -84,7 +84,7 @@ def _window(cfg: PowerTierConfig, tables: dict, end: datetime | None, run_dir: P
     """(labels end, label cutoffs, users left out): a run's own cutoffs and training end, and its
     test users under a user split; without a run, ``end`` (default the data's as-of)."""
     from pipelines.finetune.examples import label_window, run_cutoffs
-    from pipelines.storage.frames import data_as_of
+    from pipelines.features.frames import data_as_of
 
     end_ts = as_utc(end) if end else data_as_of(cfg, tables)
     if run_dir is None:
@@ -228,7 +228,7 @@ def add_ablation(cfg: PowerTierConfig, run_dir: Path, reviews: pd.DataFrame, vec
     from pipelines.finetune.ablation import encoder_ablation, keys_digest, with_vectors
     from pipelines.finetune.examples import run_cutoffs
     from pipelines.storage import feast_store
-    from pipelines.storage.frames import training_frame
+    from pipelines.features.frames import training_frame
     from ranking.params import TrainParams
 
     run, features = read_json(run_dir / "run.json"), read_json(run_dir / "features.json")

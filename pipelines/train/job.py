@@ -25,7 +25,7 @@ from pipelines.storage.files import read_json, read_parquet
 from pipelines.common.workspace import Workspace
 from feature_repo.timestamps import as_utc, ts_column
 from pipelines.common.times import parse_cutoffs
-from pipelines.storage.frames import (
+from pipelines.features.frames import (
     SERVICE,
     data_as_of,
     default_cutoffs,

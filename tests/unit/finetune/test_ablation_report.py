@@ -37,7 +37,7 @@ def trained(tmp_path, monkeypatch):
     train_job.run_training(frame, cfg, run_dir, feature_service="powertier_v1", encoder={"id": "e5", "dim": 8})
     (tmp_path / "features").mkdir()
     stored.to_parquet(tmp_path / "features" / "user_review_profile.parquet")
-    monkeypatch.setattr("pipelines.storage.frames.training_frame", lambda *_a: (frame.copy(), []))
+    monkeypatch.setattr("pipelines.features.frames.training_frame", lambda *_a: (frame.copy(), []))
     monkeypatch.setattr("pipelines.storage.feast_store.open_store", lambda _cfg: None)
     # One "review" per (user, cutoff), a day before it, whose vector carries that row's label.
     reviews = pd.DataFrame({"user_id": frame["user_id"].astype(str),
