@@ -1,13 +1,16 @@
 """The ``powertier`` command line: one Typer command per stage.
 
-Each stage lives in its own ``pipelines/stage_*.py`` module; heavy libraries are imported inside
-the commands, so ``powertier --help`` stays fast and importing this module does no work.
+Each stage's commands live in its own ``pipelines/<stage>/cli.py``; heavy libraries are imported
+inside the commands, so ``powertier --help`` stays fast and importing this module does no work.
+Commands that write the registry or a store are registered under the workspace lock here.
 """
 
 from __future__ import annotations
 
+import functools
 import json
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -20,9 +23,32 @@ from pipelines.ingest import cli as stage_ingest
 from pipelines.batch import cli as stage_pipeline
 from pipelines.serve import cli as stage_serve
 from pipelines.train import cli as stage_train
-from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, err_console, get_config, library_output, writes_workspace
+from pipelines.common.cli import ConfigOpt, PowerTierGroup, console, err_console, get_config, library_output
 from pipelines.retrain import cli as retrain_cli
 from pipelines.runs import cli as runs_cli
+
+
+def writes_workspace(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command that writes the Feast registry or a store under the workspace lock
+    (``file_lock`` on ``<data_dir>/.lock``): Feast rewrites ``registry.db`` in place, so two
+    writers at once lose each other's views. A second one waits, saying for whom, then fails with
+    one line after ``lock_timeout_s``. Applied where the commands are registered."""
+
+    @functools.wraps(command)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        from typer._click.globals import get_current_context
+
+        from pipelines.storage.files import file_lock
+
+        cfg = get_config(kwargs.get("config"))
+        ctx = get_current_context(silent=True)
+        name = ctx.command_path if ctx is not None else command.__name__
+        with file_lock(cfg.data_dir, cfg.lock_timeout_s, holder=name,
+                       on_wait=lambda msg: err_console.print(f"[yellow]{msg}[/]")):
+            return command(*args, **kwargs)
+
+    return locked
+
 
 app = typer.Typer(cls=PowerTierGroup, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   context_settings={"help_option_names": ["-h", "--help"]},

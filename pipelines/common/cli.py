@@ -4,12 +4,11 @@ the mapping of :class:`~pipelines.common.errors.UserError` to one line on stderr
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,25 +121,3 @@ def get_config(config_path: Path | None, **overrides: Any) -> PowerTierConfig:
         return load_config(config_path, **overrides)
     except (ValidationError, FileNotFoundError, ValueError) as exc:
         raise UserError(f"invalid configuration: {exc}") from exc
-
-
-def writes_workspace(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Run a command that writes the Feast registry or a store under the workspace lock
-    (``file_lock`` on ``<data_dir>/.lock``): Feast rewrites ``registry.db`` in place, so two
-    writers at once lose each other's views. A second one waits, saying for whom, then fails with
-    one line after ``lock_timeout_s``. Applied where the commands are registered."""
-
-    @functools.wraps(command)
-    def locked(*args: Any, **kwargs: Any) -> Any:
-        from typer._click.globals import get_current_context
-
-        from pipelines.storage.files import file_lock
-
-        cfg = get_config(kwargs.get("config"))
-        ctx = get_current_context(silent=True)
-        name = ctx.command_path if ctx is not None else command.__name__
-        with file_lock(cfg.data_dir, cfg.lock_timeout_s, holder=name,
-                       on_wait=lambda msg: err_console.print(f"[yellow]{msg}[/]")):
-            return command(*args, **kwargs)
-
-    return locked

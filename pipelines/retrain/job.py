@@ -44,7 +44,7 @@ def known_runs(ws: Workspace) -> list[tuple[dict[str, Any], dict[str, Any]]]:
 
 def retrain(cfg: PowerTierConfig, raw: Path, force: bool, report: Report) -> dict[str, Any]:
     """One retrain cycle; returns the summary fields (also logged). The CLI runs it under the
-    workspace lock (``common.cli.writes_workspace``), so two cycles never interleave."""
+    workspace lock (``pipelines.cli.writes_workspace``), so two cycles never interleave."""
     ws = Workspace(cfg.data_dir)
     t0 = time.perf_counter()
     fields: dict[str, Any] = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "raw": str(raw)}
