@@ -51,8 +51,12 @@ def _vectors(values: list[Any], comp: np.ndarray, mean: np.ndarray) -> np.ndarra
     return out
 
 
-def _numbers(values: list[Any]) -> np.ndarray:
-    return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+def _numbers(data: Columns, columns: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The numeric ``columns`` as one float64 (rows x columns) matrix, null = NaN: one numpy call
+    instead of one array per column and a stack (37 columns: ~0.15 ms of a served row)."""
+    if not columns:
+        return np.empty((len(data["user_id"]), 0))
+    return np.array([[np.nan if v is None else v for v in data[c]] for c in columns], dtype=np.float64).T
 
 
 def class_boosters(booster: lgb.Booster, num_iteration: int) -> list[lgb.Booster]:
@@ -113,10 +117,9 @@ class FastScorer:
         parts = [_vectors(data[f"{v}{EMBEDDING_SUFFIX}"], m.projector_.components_[v], m.projector_.mean_[v])
                  for v in m.spec_.text_views] if m.projector_ is not None else []
         plain = list(m.spec_.text_counts) + list(m.spec_.y_features)
-        parts.append(np.column_stack([_numbers(data[c]) for c in plain]) if plain else
-                     np.empty((len(data["user_id"]), 0)))
+        parts.append(_numbers(data, plain))
         if m.btyd_ is not None:  # the BTYD inputs, as TwoStageModel.design appends them
-            out = btyd_outputs(m.btyd_, np.column_stack([_numbers(data[c]) for c in BTYD_STATISTICS]))
+            out = btyd_outputs(m.btyd_, _numbers(data, BTYD_STATISTICS))
             parts.append(out[:, [BTYD_OUTPUTS.index(c) for c in m.btyd_columns()]])
         return np.hstack(parts)
 
