@@ -6,15 +6,17 @@ the model defines such prompts (``model.prompts``: E5's ``query: `` / ``passage:
 
 A stored vector must be a function of (model, text) alone, whatever else is encoded with it.
 ``encode`` therefore gives every text a forward pass whose shape depends on its own token
-count alone: ``(ROWS, bucket_length(n_tokens))``, the text padded at the end to its bucket and
+count alone: ``(pass_rows(w), w = bucket_length(n_tokens))``, the text padded at the end to its bucket and
 masked (exact lengths up to 16 tokens, then steps of 4, then 8: 1.18x the real tokens on the
 bench corpus instead of 1.68x with exact lengths), a short group filled up with copies of its
 last text, whose outputs are discarded. The same shape means the same kernels and the same
-reduction order, and no row of a pass reads another (attention and pooling are masked per row). On CPU every pass also runs on exactly one intra-op thread (the thread count
+reduction order, and no row of a pass reads another (attention and pooling are masked per row).
+On CPU every pass also runs on exactly one intra-op thread (the thread count
 changes oneDNN's reduction order: 1e-7 differences at fp32), and passes run side by side in a
 pool of ``torch.get_num_threads()`` Python threads instead. So a text gives the same bits
 alone, in any corpus, in any order and with any thread count (tested at the default precision:
-bf16 on CPUs that compute it natively, e.g. AMX, else fp32).
+bf16 on CPUs that compute it natively, e.g. AMX, else fp32). Any change to these shapes moves
+bits: it bumps ``ENCODE_POLICY``, which is part of every cache key.
 """
 
 from __future__ import annotations
@@ -49,7 +51,12 @@ Kind = Literal["query", "document"]
 MINILM = "all-MiniLM-L6-v2"
 E5_SMALL = "multilingual-e5-small"
 DEFAULT_MODEL = E5_SMALL
-ROWS = 16  # rows of every forward pass; part of the vectors' identity (see the module doc)
+ROWS = 16  # rows of a pass of long texts; part of the vectors' identity (see the module doc)
+SHORT = 24  # passes of texts up to this many tokens (bucket length) have 2 * ROWS rows
+# Version of the encode policy (pass shapes: ROWS, SHORT, bucket_length; one thread per pass), in
+# every cache key (``text_keys``): bump it whenever a change can move a stored vector's bits.
+# 1 (implicit, no version in the key): ROWS rows at every length; 2: 2 * ROWS up to SHORT tokens.
+ENCODE_POLICY = 2
 PROVENANCE = "powertier_model.json"  # written beside a fine-tuned model; holds its content id
 _ALIASES = {MINILM: MINILM, f"sentence-transformers/{MINILM}": MINILM,
             E5_SMALL: E5_SMALL, f"intfloat/{E5_SMALL}": E5_SMALL}
@@ -163,8 +170,9 @@ def canonical_texts(texts: list[str], lowercase: bool) -> list[str]:
 
 
 def text_keys(model_name: str, kind: Kind, texts: list[str]) -> list[str]:
-    """Content hash per text of (model id, kind, text): the cache key of its vector."""
-    prefix = f"{model_name}\x1f{kind}\x1f".encode()
+    """Content hash per text of (model id, kind, ``ENCODE_POLICY``, text): the cache key of its
+    vector (a new encode policy gives new keys, so no vector of another policy is reused)."""
+    prefix = f"{model_name}\x1f{kind}\x1fpolicy {ENCODE_POLICY}\x1f".encode()
     return [hashlib.blake2b(prefix + t.encode("utf-8"), digest_size=16).hexdigest() for t in texts]
 
 
@@ -212,18 +220,29 @@ def _forward(model: SentenceTransformer, ids: list[list[int]], width: int) -> np
 _PINNED = threading.Lock()  # one encode at a time sets the process-wide torch thread count
 
 
+def pass_rows(width: int) -> int:
+    """Rows of a pass of ``width`` tokens (a function of the width alone): 2 * ``ROWS`` up to
+    ``SHORT`` tokens, else ``ROWS``. A pass costs a fixed part (reading every weight, Python
+    per layer) plus its tokens: short passes of 16 rows were mostly that fixed part (the bench
+    corpus's searches are 6-14 tokens), 32 rows cut the job's CPU time by about a sixth
+    (docs/EMBEDDINGS.md); a single short text (a serving event) pays for 32 rows instead."""
+    return 2 * ROWS if width <= SHORT else ROWS
+
+
 def _passes(ids: list[list[int]]) -> list[tuple[list[int], list[list[int]], int]]:
-    """(rows of the input, batch of ``ROWS`` id lists, width) per forward pass: texts grouped by
-    ``bucket_length`` of their token count, a short group filled up with copies of its last
-    text. A text's pass shape, ``(ROWS, bucket_length(n))``, thus depends on its length alone."""
+    """(rows of the input, batch of ``pass_rows(width)`` id lists, width) per forward pass: texts
+    grouped by ``bucket_length`` of their token count, a short group filled up with copies of its
+    last text. A text's pass shape, ``(pass_rows(w), w = bucket_length(n))``, thus depends on its
+    length alone."""
     groups: dict[int, list[int]] = {}
     for i, row in enumerate(ids):
         groups.setdefault(bucket_length(len(row)), []).append(i)
     out = []
     for width, members in groups.items():
-        for lo in range(0, len(members), ROWS):
-            rows = members[lo:lo + ROWS]
-            out.append((rows, [ids[i] for i in rows] + [ids[rows[-1]]] * (ROWS - len(rows)), width))
+        size = pass_rows(width)
+        for lo in range(0, len(members), size):
+            rows = members[lo:lo + size]
+            out.append((rows, [ids[i] for i in rows] + [ids[rows[-1]]] * (size - len(rows)), width))
     return out
 
 

@@ -124,3 +124,22 @@ def test_a_failing_callback_stops_the_plan_and_the_next_encode_still_works(model
     with pytest.raises(KeyboardInterrupt):
         encode_groups(model, [("document", TEXTS), ("query", TEXTS)], fail)
     assert encode(model, TEXTS[:1], "query").shape == (1, 384)  # the lock and thread count were restored
+
+
+def test_cache_keys_change_with_the_encode_policy(monkeypatch) -> None:
+    import embeddings.encoder as encoder
+
+    before = text_keys("all-MiniLM-L6-v2", "document", TEXTS)
+    monkeypatch.setattr(encoder, "ENCODE_POLICY", encoder.ENCODE_POLICY + 1)
+    after = text_keys("all-MiniLM-L6-v2", "document", TEXTS)
+    assert not set(before) & set(after)  # no vector of another policy is ever reused
+    assert text_keys("all-MiniLM-L6-v2", "query", TEXTS) != after  # the kind is still in the key
+
+
+def test_pass_shapes_depend_on_the_length_alone() -> None:
+    from embeddings.encoder import ROWS, SHORT, _passes, bucket_length, pass_rows
+
+    ids = [[1] * n for n in (3, 9, 9, 30, 24, 25, 9)]
+    for rows, batch, width in _passes(ids):
+        assert len(batch) == pass_rows(width) and all(bucket_length(len(ids[r])) == width for r in rows)
+    assert pass_rows(bucket_length(SHORT)) == 2 * ROWS and pass_rows(bucket_length(SHORT + 1)) == ROWS
