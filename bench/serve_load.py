@@ -116,8 +116,8 @@ def frozen_client_heap():
 
     Preparing the workspace leaves Feast, pandas and materialize's objects in this process (~360k
     tracked); a full collection over them takes ~0.2 s of CPU, during which requests would leave
-    late, in a burst, and the server would look as if it had stalled. Three loaded runs without the
-    freeze saw no such collection (longest pause 14-17 ms): it guards, it did not explain the
+    late, in a burst, and the server would look as if it had stalled. Two loaded runs without the
+    freeze saw no such collection (longest pause 14 and 17 ms): it guards, it did not explain the
     354 ms p99 of the quiet run; ``client_gc_max_ms`` and ``server_max_ms`` tell them apart."""
     pauses: list[float] = []
     started = [0.0]
