@@ -199,7 +199,7 @@ def importance(model: TwoStageModel, frame: pd.DataFrame, seed: int) -> dict[str
     if len(rows) > IMPORTANCE_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(rows, IMPORTANCE_ROWS, replace=False))
     Z = model.design(frame.iloc[rows])
-    pp_booster = model.pp_boosters_[model.pp_objective_]
+    pp_booster = model.pp_boosters_[model.explained_pp_objective]
     out = {"purchasing_power": {"contribution": global_importance(model.contributions(Z, "purchasing_power")),
                                 "gain": gain_importance(pp_booster, model.feature_columns_, model.groups_)}}
     if model.tier_booster_ is not None:

@@ -126,13 +126,18 @@ class TwoStageModel(BaseEstimator):
             None if groups is None else groups[tr])
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
-        info = self.pp_info_[self.pp_objective_]
+        members = self.pp_info_[self.pp_objective_].get("members", [self.pp_objective_])
+        self.notes_.append("purchasing power: " + ("the mean of " if len(members) > 1 else "")
+                           + " and ".join(self._variant_note(o) for o in members)
+                           + f"; chosen as the {gbm.SELECTION_RULE} (rows train={int(tr.sum())}, valid={int(va.sum())})")
+
+    def _variant_note(self, objective: str) -> str:
+        """One candidate as fitted: objective, BTYD blend, P(buy) sharpening, mean calibration."""
+        info = self.pp_info_[objective]
         blend = info.get("blend")
-        self.notes_.append(f"purchasing power: LightGBM {self.pp_objective_}"
-                           + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
-                           + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
-                           + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')}); chosen as the {gbm.SELECTION_RULE} "
-                           f"(rows train={int(tr.sum())}, valid={int(va.sum())})")
+        return (f"LightGBM {objective}" + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
+                + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
+                + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')})")
 
     def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
                   on_fit: Callable[[], None] | None = None) -> None:
@@ -184,9 +189,12 @@ class TwoStageModel(BaseEstimator):
         """Purchasing power from a design matrix (``model`` lightgbm or linear)."""
         if model == "linear":
             return self.linear_pp_.predict(Z.to_numpy())
-        obj = objective or self.pp_objective_
-        booster = self.pp_boosters_[obj]
-        return gbm.predict_pp(booster, obj, Z.to_numpy(), self.pp_info_[obj]["best_iteration"], self.pp_info_[obj])
+        return gbm.predict_selected(self.pp_boosters_, objective or self.pp_objective_, self.pp_info_, Z.to_numpy())
+
+    @property
+    def explained_pp_objective(self) -> str:
+        """The purchasing-power booster whose contributions are the reasons (see gbm.explained_objective)."""
+        return gbm.explained_objective(self.pp_objective_, self.pp_info_)
 
     def predict_tier_proba_z(self, Z: pd.DataFrame, model: str = "lightgbm") -> np.ndarray:
         """Tier probabilities from a design matrix (n × K)."""
@@ -217,7 +225,8 @@ class TwoStageModel(BaseEstimator):
     def contributions(self, Z: pd.DataFrame, target: str, class_index: np.ndarray | None = None) -> pd.DataFrame:
         """Grouped LightGBM contributions (raw score scale) of the selected model of ``target``."""
         if target == "purchasing_power":
-            booster, it = self.pp_boosters_[self.pp_objective_], self.pp_info_[self.pp_objective_]["best_iteration"]
+            obj = self.explained_pp_objective
+            booster, it = self.pp_boosters_[obj], self.pp_info_[obj]["best_iteration"]
         else:
             booster, it = self.tier_booster_, self.tier_info_["best_iteration"]
         return group_contributions(booster, Z.to_numpy(), self.feature_columns_, self.groups_, it, class_index)

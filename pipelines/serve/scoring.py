@@ -127,9 +127,9 @@ class FastScorer:
         """Same numbers as ``TwoStageModel.predict`` (LightGBM model, top-``k`` grouped reasons)."""
         m = self.model
         Z = self.design(data)
-        obj = m.pp_objective_
+        pp = gbm.predict_selected(m.pp_boosters_, m.pp_objective_, m.pp_info_, Z)
+        obj = m.explained_pp_objective
         it = m.pp_info_[obj]["best_iteration"]
-        pp = gbm.predict_pp(m.pp_boosters_[obj], obj, Z, it, m.pp_info_[obj])
         names, member = self._groups
         reasons = top_reasons_array(grouped_contribution_array(m.pp_boosters_[obj], Z, member, it), names, k)
         if m.tier_booster_ is None:

@@ -71,5 +71,17 @@ def test_the_split_decides_where_the_scale_is_fitted(split, source):
     Xv, yv = _data(100, 3)
     p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split=split)
     _, selected, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p, groups=np.arange(len(y)) // 2)
-    assert all(i["scale_source"].startswith(source) for i in info.values())
-    assert selected in info
+    assert all(i["scale_source"].startswith(source) for o, i in info.items() if o != "ensemble")
+
+
+def test_the_main_model_is_the_declared_ensemble_mean_of_its_members():
+    X, y = _data(300, 4)
+    Xv, yv = _data(100, 5)
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split="user")
+    boosters, selected, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p)
+    assert selected == "ensemble" and info["ensemble"]["members"] == list(gbm.ENSEMBLE)
+    members = [gbm.predict_pp(boosters[o], o, Xv, info[o]["best_iteration"], info[o]) for o in gbm.ENSEMBLE]
+    np.testing.assert_allclose(gbm.predict_selected(boosters, selected, info, Xv), np.mean(members, axis=0))
+    assert info["ensemble"]["valid_rmse"] == pytest.approx(np.sqrt(np.mean((np.mean(members, axis=0) - yv) ** 2)))
+    assert gbm.explained_objective(selected, info) == "ziln"
+    assert gbm.predict_selected(boosters, "tweedie", info, Xv) == pytest.approx(members[1])
