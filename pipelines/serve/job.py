@@ -3,10 +3,12 @@ next ``ingest`` includes is ``pipelines.storage.eventlog`` (ingest reads it too)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.serve.predict import Predictor, _split_service
+from pipelines.serve.online_read import stored_reader
+from pipelines.serve.predict import Predictor, _extra_refs, _split_service
 from pipelines.serve.scoring import FastScorer
 from feature_repo.names import EXPIRY_VIEW, TAG_PREFIX, TAGS_VIEW, expiring_feature_names
 from feature_repo.timestamps import ts_column
@@ -40,8 +42,9 @@ def load_predictor(store: FeatureStore, run_dir: Path, windows: list[int] | None
     run_json = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     run_id = run_json.get("run_id", run_dir.name)
     refs, on_demand = _split_service(store, service)
-    return Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model),
+    pred = Predictor(model, str(run_id), service, features, ts_columns, refs, on_demand, FastScorer(model),
                      _expiring(store, windows, features), _tags(store))
+    return pred if refs is None else replace(pred, reader=stored_reader(store, refs + _extra_refs(pred)))
 
 
 def _tags(store: FeatureStore) -> tuple[str, ...]:

@@ -25,6 +25,7 @@ import pandas as pd
 from feature_repo.names import EXPIRY_VIEW, REQUEST_TIME_FIELD, TAG_PREFIX, TAGS_VIEW
 from feature_repo.timestamps import ts_column
 from pipelines.features.expiry import TS_FIELD, VALUES_FIELD, value_at
+from pipelines.serve.online_read import StoredReader
 from pipelines.serve.scoring import (
     Columns,
     FastScorer,
@@ -75,6 +76,7 @@ class Predictor:
     fast: FastScorer | None = None
     expiring: tuple[str, ...] = ()  # windowed features served from the expiry schedule ("": not registered)
     tags: tuple[str, ...] = ()  # user_profile_tags features returned beside the answer (not model inputs)
+    reader: StoredReader | None = None  # stored refs + extras read without Feast's plumbing (SQLite)
 
 
 def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[str] | None, tuple[OnDemand, ...]]:
@@ -92,6 +94,38 @@ def _split_service(store: FeatureStore, service: FeatureService) -> tuple[list[s
         else:
             return None, ()
     return refs, tuple(on_demand)
+
+
+def check_reader(store: FeatureStore, pred: Predictor, user_ids: list[str]) -> Predictor:
+    """Keep the stored reader only if it returns what ``get_online_features(...).to_dict()`` returns
+    for these users and an unknown one (kept unchecked while the store is down: it reads the same
+    tables through the store's own ``online_read``); otherwise read through Feast, and log why."""
+    if pred.reader is None or pred.refs is None:
+        return pred
+    users = [*user_ids, "__powertier_probe__"]
+    try:
+        feast = store.get_online_features(features=pred.refs + _extra_refs(pred),
+                                          entity_rows=[{"user_id": u} for u in users]).to_dict()
+        ours = pred.reader.read(users)
+    except store_errors():
+        return pred
+    if same_columns(feast, ours):
+        return pred
+    logging.getLogger("powertier.serve").warning("stored reader disabled: it differs from get_online_features")
+    return replace(pred, reader=None)
+
+
+def same_columns(a: Columns, b: Columns) -> bool:
+    """Equal column dicts, NaN equal to NaN (also inside list values)."""
+    return a.keys() == b.keys() and all(_same(a[c], b[c]) for c in a)
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, list) and isinstance(y, list):
+        return len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y))
+    if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+        return True
+    return type(x) is type(y) and x == y
 
 
 def check_fast_path(store: FeatureStore, pred: Predictor, user_ids: list[str]) -> Predictor:
@@ -119,6 +153,8 @@ def lookup(store: FeatureStore, pred: Predictor, user_ids: list[str], as_of: dat
         if pred.refs is None:
             rows = [{"user_id": str(u), REQUEST_TIME_FIELD: now} for u in user_ids]
             data = store.get_online_features(features=pred.service, entity_rows=rows).to_dict()
+        elif pred.reader is not None:
+            data = pred.reader.read([str(u) for u in user_ids])
         else:
             rows = [{"user_id": str(u)} for u in user_ids]
             data = store.get_online_features(features=pred.refs + _extra_refs(pred), entity_rows=rows).to_dict()

@@ -107,7 +107,7 @@ def load_state(cfg: PowerTierConfig, run_dir: Path,
     """Open the store, load the model and the event path's resources (heavy; once per process)."""
     from pipelines.serve.events import load_event_context
     from pipelines.serve.job import load_predictor
-    from pipelines.serve.predict import check_fast_path
+    from pipelines.serve.predict import check_fast_path, check_reader
 
     started = time.perf_counter()
     store = open_store(cfg)
@@ -125,9 +125,10 @@ def load_state(cfg: PowerTierConfig, run_dir: Path,
         error = f"event path disabled: {exc}"
         log.warning(error)
     probe = events.curated["users"]["user_id"].head(16).tolist() if events is not None else []
-    predictor = check_fast_path(store, predictor, probe)
+    predictor = check_fast_path(store, check_reader(store, predictor, probe), probe)
     log.info("ready", extra={"fields": {"run_id": predictor.run_id, "online_store": cfg.online_store,
                                         "service": predictor.service.name, "array_scorer": predictor.fast is not None,
+                                        "stored_reader": predictor.reader is not None,
                                         "startup_s": round(time.perf_counter() - started, 3)}})
     return ServeState(cfg, store, predictor, events, error, lock, Breaker())
 

@@ -61,6 +61,8 @@ def test_predict_reads_redis(client):
     assert resp.status_code == 200
     assert [p["cold_start"] for p in resp.json()["predictions"]] == [False, False, False, True]
     assert client.get("/readyz").json()["online_store"] == "redis"
+    # Feast's Redis store reads every view in one pipeline: the per-view SQLite reader stays off.
+    assert client.app.state.serve.predictor.reader is None
 
 
 def test_events_are_pushed_to_redis(client, cfg):

@@ -18,7 +18,8 @@ from embeddings.profiles import review_profiles
 from pipelines.storage import feast_store
 from pipelines.serve.app import create_app
 from pipelines.serve.logs import JsonFormatter
-from pipelines.serve.predict import check_fast_path, lookup, score
+from pipelines.serve.online_read import StoredReader
+from pipelines.serve.predict import _extra_refs, check_fast_path, check_reader, lookup, same_columns, score
 from pipelines.serve.scoring import FastScorer, verify
 from pipelines.serve.state import freeze_heap, thaw_heap
 from pipelines.common.workspace import Workspace
@@ -199,6 +200,36 @@ def test_lookup_equals_the_feast_sdk_through_the_whole_service(client, cfg):
                 np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-7)
             else:
                 assert (a is None or pd.isna(a)) == pd.isna(b) and (pd.isna(b) or a == pytest.approx(b)), name
+
+
+def test_stored_reader_returns_what_get_online_features_returns(client, cfg):
+    """The SQLite reader (Feast's online_read per view, resolved once) == get_online_features().to_dict()
+    for every user, an unknown one and repeats; and lookup through it == through Feast, now and after
+    every window expired."""
+    state = client.app.state.serve
+    pred = state.predictor
+    assert pred.reader is not None  # SQLite: chosen at load and kept by the start-up check
+    users = [*sorted(pd.read_parquet(Workspace(cfg.data_dir).curated / "users.parquet")["user_id"]),
+             "nobody", "u03", "nobody"]
+    refs = pred.refs + _extra_refs(pred)
+    want = state.store.get_online_features(features=refs, entity_rows=[{"user_id": u} for u in users]).to_dict()
+    got = pred.reader.read(users)
+    assert same_columns(got, want) and got["user_id"] == users
+    nobody = users.index("nobody")
+    assert all(got[c][nobody] is None for c in got if c != "user_id")  # no row: every feature null
+    assert any(isinstance(v, list) and v for v in got["expiry_values"])  # list values: Feast's converter
+    feast_only = replace(pred, reader=None)
+    for as_of in (AS_OF, AS_OF + pd.Timedelta(days=400)):  # 400 d: every window of every user expired
+        assert same_columns(lookup(state.store, pred, users, as_of), lookup(state.store, feast_only, users, as_of))
+
+
+def test_a_reader_that_differs_from_feast_is_dropped_at_start_up(client):
+    state = client.app.state.serve
+    pred = state.predictor
+    views = tuple((view, names[:-1]) for view, names in pred.reader.views)  # one feature missing per view
+    broken = replace(pred, reader=StoredReader(pred.reader.online, pred.reader.config, views))
+    assert check_reader(state.store, broken, KNOWN).reader is None
+    assert check_reader(state.store, pred, KNOWN).reader is pred.reader
 
 
 def test_array_scorer_is_verified_against_model_predict(client):
