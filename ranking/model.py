@@ -77,7 +77,7 @@ class TwoStageModel(BaseEstimator):
                         **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
         self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
         self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid), on_fit,
-                     train["user_id"].to_numpy() if "user_id" in train else None)
+                     *(f["user_id"].to_numpy() if "user_id" in f else None for f in (train, valid)))
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
                        tier_labels(valid, len(p.tiers)), on_fit)
         if self.with_linear:
@@ -117,13 +117,14 @@ class TwoStageModel(BaseEstimator):
         return ", ".join(x + [f"{len(self.spec_.y_features)} transactional features"])
 
     def _fit_pp(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
-                on_fit: Callable[[], None] | None = None, groups: np.ndarray | None = None) -> None:
+                on_fit: Callable[[], None] | None = None, groups: np.ndarray | None = None,
+                valid_groups: np.ndarray | None = None) -> None:
         tr, va = ~np.isnan(ytr), ~np.isnan(yva)
         if not tr.any() or not va.any():
             raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
         self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
             Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params, on_fit,
-            None if groups is None else groups[tr])
+            None if groups is None else groups[tr], None if valid_groups is None else valid_groups[va])
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
         members = self.pp_info_[self.pp_objective_].get("members", [self.pp_objective_])
@@ -137,7 +138,8 @@ class TwoStageModel(BaseEstimator):
         blend = info.get("blend")
         return (f"LightGBM {objective}" + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
                 + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
-                + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')})")
+                + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')})"
+                + (f", refitted on {info['refit']}" if info.get("refit") else ""))
 
     def _fit_tier(self, Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
                   on_fit: Callable[[], None] | None = None) -> None:

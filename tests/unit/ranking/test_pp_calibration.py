@@ -77,7 +77,7 @@ def test_the_split_decides_where_the_scale_is_fitted(split, source):
 def test_the_main_model_is_the_declared_ensemble_mean_of_its_members():
     X, y = _data(300, 4)
     Xv, yv = _data(100, 5)
-    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split="user")
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split="time")  # no refit
     boosters, selected, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p)
     assert selected == "ensemble" and info["ensemble"]["members"] == list(gbm.ENSEMBLE)
     members = [gbm.predict_pp(boosters[o], o, Xv, info[o]["best_iteration"], info[o]) for o in gbm.ENSEMBLE]
@@ -85,3 +85,16 @@ def test_the_main_model_is_the_declared_ensemble_mean_of_its_members():
     assert info["ensemble"]["valid_rmse"] == pytest.approx(np.sqrt(np.mean((np.mean(members, axis=0) - yv) ** 2)))
     assert gbm.explained_objective(selected, info) == "ziln"
     assert gbm.predict_selected(boosters, "tweedie", info, Xv) == pytest.approx(members[1])
+
+
+def test_user_split_refits_on_training_and_validation_rows_and_time_split_does_not():
+    X, y = _data(300, 6)
+    Xv, yv = _data(100, 7)
+    for split, rows in (("user", 400), ("time", 300)):
+        p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=40, split=split)
+        boosters, _, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p)
+        for objective in ("tweedie", "ziln"):  # rows at the first tree's root: what the booster learned from
+            assert boosters[objective].dump_model()["tree_info"][0]["tree_structure"]["internal_count"] == rows
+            assert (info[objective].get("refit") == "training + validation rows") == (split == "user")
+        if split == "user":
+            assert info["ziln"]["scale_source"].startswith("out-of-fold training + validation")
