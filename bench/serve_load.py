@@ -104,9 +104,9 @@ def prepare_workspace(dest: Path, store: str, source: Path | None, run: Path | N
     return pd.read_parquet(Workspace(cfg.data_dir).curated_table("users"))["user_id"].astype(str).tolist()
 
 
-def body_for(target: str, users: list[str]) -> dict:
+def body_for(target: str, users: list[str], reasons: bool = True) -> dict:
     if target == "powertier":
-        return {"user_ids": users}
+        return {"user_ids": users} if reasons else {"user_ids": users, "reasons": False}
     return {"feature_service": SERVICE, "entities": {"user_id": users, "as_of_ts_s": [time.time()] * len(users)}}
 
 
@@ -139,7 +139,7 @@ def frozen_client_heap():
 
 
 async def load(url: str, target: str, pool: list[str], per_request: int, rate: int, duration: float,
-               max_in_flight: int, seed: int) -> tuple[list[float], int, int, float, float]:
+               max_in_flight: int, seed: int, reasons: bool = True) -> tuple[list[float], int, int, float, float]:
     """Open-loop load: ``rate`` requests/s for ``duration`` s; returns latencies, errors, sent,
     seconds and the client's longest GC pause (ms)."""
     import httpx
@@ -180,7 +180,7 @@ async def load(url: str, target: str, pool: list[str], per_request: int, rate: i
                     continue
                 in_flight += 1
                 users = list(rng.choice(pool, per_request, replace=per_request > len(pool)))
-                tasks.append(asyncio.create_task(one(body_for(target, users))))
+                tasks.append(asyncio.create_task(one(body_for(target, users, reasons))))
             await asyncio.gather(*tasks)
             elapsed = loop.time() - t0
     return latencies, errors, n, elapsed, round(max(pauses, default=0.0), 2)
@@ -228,7 +228,7 @@ def bench_store(store: str, ws: Path, users: list[str], args, redis_url: str | N
                         return results
                     offset = serve_log.stat().st_size
                     lat, err, sent, secs, gc_ms = asyncio.run(load(url, target, users, per, rate, args.duration,
-                                                                   args.max_in_flight, rate))
+                                                                   args.max_in_flight, rate, not args.no_reasons))
                     res = summarise(store, target, per, rate, lat, err, sent, secs)
                     res.client_gc_max_ms = gc_ms
                     if target == "powertier":
@@ -280,6 +280,8 @@ def main() -> None:
     ap.add_argument("--targets", default="powertier,feast", help="Servers to load: powertier, feast (feast serve).")
     ap.add_argument("--workers", type=int, default=1, help="powertier serve --workers.")
     ap.add_argument("--max-in-flight", type=int, default=64, help="Client-side bound on outstanding requests.")
+    ap.add_argument("--no-reasons", action="store_true",
+                    help='powertier requests ask for no explanations ("reasons": false): the answers without TreeSHAP.')
     ap.add_argument("--quick", action="store_true", help="Rates 50,100 for 3 s each (a smoke run).")
     ap.add_argument("--json", type=Path, help="Also write the results as JSON here.")
     args = ap.parse_args()
@@ -293,7 +295,7 @@ def main() -> None:
         signal.signal(sig, lambda *_: STOP.set())
     results = run(args)
     print(f"\n{machine()}; load average before the run {args.load_before}; {args.duration:g} s per cell; "
-          f"powertier serve --workers {args.workers}; source: {args.workspace or 'synthetic (384-dim vectors)'}\n")
+          f"powertier serve --workers {args.workers}{'; reasons: false' if args.no_reasons else ''}; source: {args.workspace or 'synthetic (384-dim vectors)'}\n")
     print(table(results))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -241,7 +241,7 @@ def _add_v1_routes(app: FastAPI, metrics: ServeMetrics, auth: Any, cfg: PowerTie
             raise RequestValidationError([{"loc": ("body", "as_of"), "type": "value_error", "msg": (
                 f"as_of {as_of.isoformat()} is before the online features of {len(ahead)} user(s) "
                 f"({', '.join(ahead[:5])}); past moments are scored point-in-time by `powertier predict`")}])
-        rows = score(state.predictor, frame, as_of=as_of, stale_after_s=stale_after_s)
+        rows = score(state.predictor, frame, as_of=as_of, stale_after_s=stale_after_s, reasons=body.reasons)
         metrics.predictions.inc(len(rows))
         metrics.cold_starts.inc(sum(r["cold_start"] for r in rows))
         # A JSONResponse skips FastAPI's jsonable_encoder walk: the rows are plain JSON types already.

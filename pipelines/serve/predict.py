@@ -240,16 +240,21 @@ def _newest(data: Columns, columns: list[str], i: int) -> float | None:
 
 
 def score(pred: Predictor, data: Columns, as_of: datetime | None = None,
-          stale_after_s: float = math.inf) -> list[dict[str, Any]]:
+          stale_after_s: float = math.inf, reasons: bool = True) -> list[dict[str, Any]]:
     """Model outputs per user of a :func:`lookup`, in the API's response shape
     (``pipelines.serve.schemas.Prediction``).
 
     A user without any feature row is a cold start: the model still answers (every input
     missing, which LightGBM routes down its learned default branches) and ``cold_start`` says so.
     ``feature_age_seconds`` is ``as_of`` minus the newest feature row's time (null without
-    ``as_of``); past ``stale_after_s`` the prediction is flagged ``stale``.
+    ``as_of``); past ``stale_after_s`` the prediction is flagged ``stale``. ``reasons=False``
+    answers without the explanations (empty lists, no explained class).
     """
-    out: Outputs = pred.fast.predict(data) if pred.fast is not None else model_outputs(pred.model, data)
+    if pred.fast is not None:
+        out: Outputs = pred.fast.predict(data, reasons=reasons)
+    else:
+        out = model_outputs(pred.model, data)
+        out = out if reasons else replace(out, reasons=[[] for _ in out.reasons], tier_reasons=[[] for _ in out.reasons])
     tiers = list(pred.model.params.tiers)
     now = as_of.timestamp() if as_of is not None else None
     results = []
@@ -269,7 +274,7 @@ def score(pred: Predictor, data: Columns, as_of: datetime | None = None,
             "feature_age_seconds": age,
             "stale": None if age is None else age > stale_after_s,
             "reasons": out.reasons[i],
-            "tier_reasons_class": tier,  # the model explains the probability of the predicted tier
+            "tier_reasons_class": tier if reasons else None,  # the model explains the probability of the predicted tier
             "tier_reasons": out.tier_reasons[i],
             "tags": tag_values(pred, data, i),
         })

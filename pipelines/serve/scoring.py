@@ -123,11 +123,16 @@ class FastScorer:
             parts.append(out[:, [BTYD_OUTPUTS.index(c) for c in m.btyd_columns()]])
         return np.hstack(parts)
 
-    def predict(self, data: Columns, k: int = 3) -> Outputs:
-        """Same numbers as ``TwoStageModel.predict`` (LightGBM model, top-``k`` grouped reasons)."""
+    def predict(self, data: Columns, k: int = 3, reasons: bool = True) -> Outputs:
+        """Same numbers as ``TwoStageModel.predict`` (LightGBM model, top-``k`` grouped reasons);
+        ``reasons=False`` skips the TreeSHAP calls and leaves the reason lists empty."""
         m = self.model
         Z = self.design(data)
         pp = gbm.predict_selected(m.pp_boosters_, m.pp_objective_, m.pp_info_, Z)
+        if not reasons:
+            proba = None if m.tier_booster_ is None else gbm.predict_tier_proba(
+                m.tier_booster_, Z, m.tier_info_["best_iteration"])
+            return Outputs(pp, proba, [[] for _ in pp], [[] for _ in pp])
         obj = m.explained_pp_objective
         it = m.pp_info_[obj]["best_iteration"]
         names, member = self._groups

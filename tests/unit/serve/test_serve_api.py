@@ -110,6 +110,24 @@ def test_predict_contract_for_known_unknown_and_repeated_users(client):
     assert _metric(client, "powertier_cold_starts_total") == before + 1
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["array scorer", "model predict"])
+def test_predict_without_reasons_gives_the_same_answers_and_empty_explanations(client, fast, monkeypatch):
+    """`reasons: false` skips TreeSHAP on either scoring path; every number stays the same."""
+    from dataclasses import replace
+
+    state = client.app.state.serve
+    if not fast:
+        monkeypatch.setattr(state, "predictor", replace(state.predictor, fast=None))
+    users = ["u03", "nobody", "u07"]
+    full = _predict(client, users).json()["predictions"]
+    bare = client.post("/v1/predict", json={"user_ids": users, "as_of": ISO_AS_OF, "reasons": False}).json()["predictions"]
+    assert all(len(p["reasons"]) == 3 and p["tier_reasons"] and p["tier_reasons_class"] == p["tier"] for p in full)
+    for with_reasons, without in zip(full, bare):
+        assert without["reasons"] == [] and without["tier_reasons"] == [] and without["tier_reasons_class"] is None
+        drop = {"reasons", "tier_reasons", "tier_reasons_class"}
+        assert {k: v for k, v in without.items() if k not in drop} == {k: v for k, v in with_reasons.items() if k not in drop}
+
+
 def test_predict_returns_the_profile_tags_of_the_online_row(client, cfg):
     table = pd.read_parquet(Workspace(cfg.data_dir).feature_table("user_profile_tags"))
     table = table[table["event_timestamp"] <= AS_OF]
