@@ -96,8 +96,10 @@ def test_training_report_renders_every_chart(tmp_path):
     html = (tmp_path / "runs" / "r1" / "report.html").read_text()
     blank, n = blank_charts(html, tmp_path / "training.png")
     assert n >= 12 and blank == []
-    page = screenshot(html, tmp_path / "page.png", 1280, 2400)
-    assert (page.max(axis=2) - page.min(axis=2) > 40).sum() > 10_000  # the page itself shows charts
+    # The page itself shows charts: tall enough to pass the notes and tables above the first chart
+    # (about 2,000 px down since the spend model's selection notes and calibration tables).
+    page = screenshot(html, tmp_path / "page.png", 1280, 6000)
+    assert (page.max(axis=2) - page.min(axis=2) > 40).sum() > 10_000
 
 
 def test_backtest_report_renders_every_chart(tmp_path):
