@@ -322,7 +322,7 @@ def encode(model: SentenceTransformer, texts: list[str], kind: Kind, batch_size:
     """Unit-length float32 vectors ``(len(texts), dim)`` in input order, each a function of
     (model, kind, text) alone: bit-identical alone or inside any corpus (module doc).
 
-    ``batch_size`` is accepted for callers' sake; every pass has ``ROWS`` rows regardless.
+    ``batch_size`` is accepted for callers' sake; every pass has ``pass_rows(width)`` rows regardless.
     """
     del batch_size  # the shape is fixed so that results cannot depend on it
     got: list[np.ndarray] = []

@@ -332,8 +332,8 @@ def _refit(objective: str, params: dict[str, Any], Z: np.ndarray, y: np.ndarray,
            ) -> tuple[lgb.Booster, dict[str, Any]]:
     """User split, after the choice: the chosen variant refitted on training + validation rows (25 %
     more users; their labels are as old as the training rows') at the early-stopped round count,
-    its mean calibration out-of-fold over both. CDNOW 5 splits: all six test metrics moved the right
-    way (ensemble MAE 32.07 -> 31.97). Returns (booster, the variant with its new scale)."""
+    its mean calibration out-of-fold over both (its effect on CDNOW: docs/BENCHMARKS.md).
+    Returns (booster, the variant with its new scale)."""
     folds = user_folds(groups, CALIBRATION_FOLDS, seed)
     if folds is None:
         return _fit_fixed(params, make_dataset(Z, pp_target(objective, y), names, reference=reference,
