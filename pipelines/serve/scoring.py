@@ -59,8 +59,9 @@ def _numbers(data: Columns, columns: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array([[np.nan if v is None else v for v in data[c]] for c in columns], dtype=np.float64).T
 
 
-def class_boosters(booster: lgb.Booster, num_iteration: int) -> list[lgb.Booster]:
-    """One single-output booster per class of a multiclass ``booster``, cut at ``num_iteration``:
+def class_boosters(booster: lgb.Booster, num_iteration: int, classes: list[int] | None = None) -> list[lgb.Booster]:
+    """One single-output booster per class (or per output of ``classes``) of a multi-output
+    ``booster``, cut at ``num_iteration``:
     the same trees (class ``k`` owns trees ``k, k + K, ...``), so raw scores and TreeSHAP
     contributions equal that class's block of the full model exactly, at 1/K of the cost
     (``pred_contrib`` of the tier model was most of a single-user prediction)."""
@@ -73,7 +74,7 @@ def class_boosters(booster: lgb.Booster, num_iteration: int) -> list[lgb.Booster
     head = re.sub(r"\ntree_sizes=[^\n]*", "", head)  # byte offsets of the old trees: let LightGBM parse
     return [lgb.Booster(model_str=head + "\n" + "\n".join(
         re.sub(r"^Tree=\d+", f"Tree={j}", t) for j, t in enumerate(trees[k::k_count])) + "\nend of trees" + tail)
-        for k in range(k_count)]
+        for k in (range(k_count) if classes is None else classes)]
 
 
 class FastScorer:
@@ -87,6 +88,16 @@ class FastScorer:
     @functools.cached_property
     def _groups(self) -> tuple[list[str], np.ndarray]:
         return group_membership(self.model.feature_columns_, self.model.groups_)
+
+    @functools.cached_property
+    def _pp_explained(self) -> lgb.Booster:
+        """The explained spend booster cut at its best iteration, with only the trees of its first
+        output when it has several: ``TwoStageModel`` explains block 0 of a multi-output booster
+        (the ZILN's P(buy) logit), so TreeSHAP over all three outputs' trees was two thirds wasted
+        (docs/BENCHMARKS.md, "Serving")."""
+        m = self.model
+        obj = m.explained_pp_objective
+        return class_boosters(m.pp_boosters_[obj], m.pp_info_[obj]["best_iteration"], classes=[0])[0]
 
     def _tier_contributions(self, Z: np.ndarray, tier: np.ndarray) -> np.ndarray:
         """Grouped contributions (rows x groups) of each row's predicted tier, from that tier's trees only."""
@@ -133,13 +144,12 @@ class FastScorer:
             proba = None if m.tier_booster_ is None else gbm.predict_tier_proba(
                 m.tier_booster_, Z, m.tier_info_["best_iteration"])
             return Outputs(pp, proba, [[] for _ in pp], [[] for _ in pp])
-        obj = m.explained_pp_objective
-        it = m.pp_info_[obj]["best_iteration"]
         names, member = self._groups
-        reasons = top_reasons_array(grouped_contribution_array(m.pp_boosters_[obj], Z, member, it), names, k)
         if m.tier_booster_ is None:
+            reasons = top_reasons_array(grouped_contribution_array(self._pp_explained, Z, member, 0), names, k)
             return Outputs(pp, None, reasons, [[] for _ in reasons])
         proba = gbm.predict_tier_proba(m.tier_booster_, Z, m.tier_info_["best_iteration"])
+        reasons = top_reasons_array(grouped_contribution_array(self._pp_explained, Z, member, 0), names, k)
         tier = self._tier_contributions(Z, np.argmax(proba, axis=1))
         return Outputs(pp, proba, reasons, top_reasons_array(tier, names, k))
 
