@@ -30,6 +30,10 @@ PP_OBJECTIVES: dict[str, dict[str, Any]] = {
                           "bagging_fraction": 1.0, "lambda_l2": 1.0}},
 }
 OFFSET_COLUMN = "btyd_expected_spend"
+# The P(buy) that sharpens the candidates without one of their own (Tweedie, log1p-L2): the ZILN
+# booster's logit head, fitted first, when its validation log loss beats BTYD's btyd_p_buy (CDNOW:
+# lower on all 5 user splits; BG/NBD's memoryless P(alive) cannot see what the trees see); else BTYD's.
+P_BUY_MODEL = "ziln"
 P_BUY_COLUMN = "btyd_p_buy"
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 BOOTSTRAP_REPS = 30
@@ -110,12 +114,14 @@ def btyd_p_buy(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray:
 
 
 def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
-               info: dict[str, Any] | None = None) -> np.ndarray:
+               info: dict[str, Any] | None = None, p_buy: np.ndarray | None = None) -> np.ndarray:
     """Purchasing power on the money scale (>= 0): the booster's prediction (with its offset, the log
     back-transform's smearing factor or the lognormal mean), the blend with BTYD, the sharpening by
-    P(buy) (the model's own, blended like the spend, else BTYD's) and the validation mean calibration."""
+    P(buy) (the model's own, else ``p_buy``: the P(buy) model's, see :data:`P_BUY_MODEL`; blended
+    with BTYD's like the spend; BTYD's alone without either) and the mean calibration."""
     info = info or {}
     pred, p_model = _model_pp(booster, objective, Z, num_iteration, info)
+    p_model = p_buy if p_model is None else p_model
     blend = info.get("blend")
     w = blend["weight"] if blend else 1.0
     if w < 1.0:
@@ -123,7 +129,7 @@ def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteratio
     k = info.get("sharpen", 1.0)
     if k != 1.0:
         p_btyd = btyd_p_buy(Z, info)
-        p = p_btyd if p_model is None else w * p_model + (1 - w) * p_btyd
+        p = p_btyd if p_model is None else w * np.asarray(p_model) + (1 - w) * p_btyd
         pred = pred * np.clip(p, 1e-9, 1.0) ** (k - 1.0)
     return pred * info.get("scale", 1.0)
 
@@ -132,7 +138,23 @@ def predict_selected(boosters: dict[str, lgb.Booster], selected: str, info: dict
                      Z: np.ndarray) -> np.ndarray:
     """The main spend prediction: the selected candidate's, or the mean of the ensemble members'."""
     members = info[selected]["members"] if selected == "ensemble" else [selected]
-    return np.mean([predict_pp(boosters[o], o, Z, info[o]["best_iteration"], info[o]) for o in members], axis=0)
+    return np.mean([predict_pp(boosters[o], o, Z, info[o]["best_iteration"], info[o], shared_p_buy(boosters, info, o, Z))
+                    for o in members], axis=0)
+
+
+def shared_p_buy(boosters: dict[str, lgb.Booster], info: dict[str, dict[str, Any]], objective: str,
+                 Z: np.ndarray) -> np.ndarray | None:
+    """The P(buy) model's P(buy) for a candidate sharpened by it (``p_source``), else None."""
+    src = info[objective].get("p_source")
+    if not src or src == objective or src not in boosters or info[objective].get("sharpen", 1.0) == 1.0:
+        return None
+    return _model_pp(boosters[src], src, Z, info[src]["best_iteration"], info[src])[1]
+
+
+def log_loss(buy: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary log loss of P(buy) ``p`` against the buyer indicator."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
+    return -float(np.mean(np.where(buy, np.log(p), np.log1p(-p))))
 
 
 def explained_objective(selected: str, info: dict[str, dict[str, Any]]) -> str:
@@ -234,12 +256,21 @@ def oof_boosters(objective: str, params: dict[str, Any], Ztr: np.ndarray, ytr: n
 
 
 def oof_prediction(oof: list[tuple[lgb.Booster, np.ndarray]], objective: str, Ztr: np.ndarray, rounds: int,
-                   cand: dict[str, Any]) -> np.ndarray:
-    """Each training row predicted by the fold booster that never saw it (uncalibrated variant)."""
+                   cand: dict[str, Any], p_buy: np.ndarray | None = None) -> np.ndarray:
+    """Each training row predicted by the fold booster that never saw it (uncalibrated variant);
+    ``p_buy``: the P(buy) model's out-of-fold P(buy) of the same rows (same folds), if it sharpens."""
     pred = np.empty(len(Ztr))
     for booster, rows in oof:
-        pred[rows] = predict_pp(booster, objective, Ztr[rows], rounds, cand)
+        pred[rows] = predict_pp(booster, objective, Ztr[rows], rounds, cand, None if p_buy is None else p_buy[rows])
     return pred
+
+
+def oof_p_buy(oof: list[tuple[lgb.Booster, np.ndarray]], Z: np.ndarray, rounds: int, info: dict[str, Any]) -> np.ndarray:
+    """The ZILN fold boosters' out-of-fold P(buy) of every row."""
+    p = np.empty(len(Z))
+    for booster, rows in oof:
+        p[rows] = _model_pp(booster, "ziln", Z[rows], rounds, info)[1]
+    return p
 
 
 def _mean_scale(y: np.ndarray, pred: np.ndarray) -> float:
@@ -249,21 +280,24 @@ def _mean_scale(y: np.ndarray, pred: np.ndarray) -> float:
 
 def _best_variant(booster: lgb.Booster, objective: str, it: int, variants: list[dict[str, Any]],
                   Zva: np.ndarray, yva: np.ndarray, seed: int,
-                  oof: tuple[list[tuple[lgb.Booster, np.ndarray]], np.ndarray, np.ndarray] | None = None
+                  oof: tuple[list[tuple[lgb.Booster, np.ndarray]], np.ndarray, np.ndarray] | None = None,
+                  p_buy: tuple[np.ndarray, np.ndarray | None] | None = None
                   ) -> tuple[dict[str, Any], dict, np.ndarray]:
     """Each variant scaled to the training rows' out-of-fold mean (``oof`` = (fold boosters,
-    Ztr, ytr); the validation mean without it); the best by :data:`SELECTION_RULE`:
+    Ztr, ytr); the validation mean without it); ``p_buy`` the P(buy) model's (validation, out-of-fold
+    training) P(buy) when it sharpens this candidate; the best by :data:`SELECTION_RULE`:
     (its prediction info, its validation metrics, its validation predictions)."""
     from ranking.metrics import regression_metrics
 
     scored, preds = [], {}
     for i, cand in enumerate(variants):
-        pred = predict_pp(booster, objective, Zva, it, cand)
+        pred = predict_pp(booster, objective, Zva, it, cand, None if p_buy is None else p_buy[0])
         if oof is None:
             cand = {**cand, "scale": _mean_scale(yva, pred), "scale_source": "validation mean"}
         else:
             folds, Ztr, ytr = oof
-            cand = {**cand, "scale": _mean_scale(ytr, oof_prediction(folds, objective, Ztr, it, cand)),
+            cand = {**cand, "scale": _mean_scale(ytr, oof_prediction(folds, objective, Ztr, it, cand,
+                                                                     None if p_buy is None else p_buy[1])),
                     "scale_source": f"out-of-fold training mean ({len(folds)} folds by user)"}
         preds[str(i)] = pred * cand["scale"]
         scored.append((cand, regression_metrics(yva, preds[str(i)])))
@@ -291,10 +325,14 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
     folds = user_folds(groups, CALIBRATION_FOLDS, p.seed) if p.split == "user" else None
     boosters, info, valid_preds = {}, {}, {}
     reference = None
-    for objective, obj_params in PP_OBJECTIVES.items():
+    shared: dict[str, Any] | None = None  # the P(buy) model's P(buy), when it beats BTYD's on validation
+    for objective in sorted(PP_OBJECTIVES, key=lambda o: o != P_BUY_MODEL):  # the P(buy) model first
+        obj_params = PP_OBJECTIVES[objective]
         extra = _objective_extra(objective, Ztr, ytr, names)
         if extra is None:
             continue
+        if shared is not None and objective != P_BUY_MODEL:
+            extra["p_source"] = P_BUY_MODEL
         dtrain = make_dataset(Ztr, pp_target(objective, ytr), names, reference=reference, init_score=offset(Ztr, extra))
         if reference is None:  # bin the features once, reuse the bins for the other objectives
             reference = dtrain
@@ -306,14 +344,22 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
             extra["smear"] = float(np.mean(np.exp(np.log1p(ytr) - booster.predict(Ztr, num_iteration=it))))
         oof = None if folds is None else (oof_boosters(objective, {**base_params(p), **obj_params, **params}, Ztr,
                                                        ytr, names, extra, it, folds, reference), Ztr, ytr)
+        uses = shared if "p_source" in extra else None
         cand, valid, valid_preds[objective] = _best_variant(booster, objective, it, _variants(extra, names), Zva,
-                                                            yva, p.seed, oof)
+                                                            yva, p.seed, oof, uses and (uses["valid"], uses["train"]))
+        if objective == P_BUY_MODEL and "p_col" in extra:
+            shared = _shared_p_buy(booster, it, extra, Zva, yva, oof)
         if folds is not None:
             vg = (np.char.add("valid-row:", np.arange(len(yva)).astype(str)) if valid_groups is None
                   else np.asarray(valid_groups).astype(str))
-            booster, cand = _refit(objective, {**base_params(p), **obj_params, **params}, np.vstack([Ztr, Zva]),
-                                   np.concatenate([ytr, yva]), np.concatenate([groups, vg]), names, cand, it, p.seed,
-                                   reference)
+            booster, cand, refit_oof = _refit(objective, {**base_params(p), **obj_params, **params},
+                                              np.vstack([Ztr, Zva]), np.concatenate([ytr, yva]),
+                                              np.concatenate([groups, vg]), names, cand, it, p.seed, reference,
+                                              uses and uses.get("refit"))
+            if objective == P_BUY_MODEL and shared is not None and refit_oof is not None:
+                shared["refit"] = oof_p_buy(refit_oof, np.vstack([Ztr, Zva]), it, cand)
+        if shared is not None and objective == P_BUY_MODEL:
+            cand = {**cand, "p_buy_log_loss": shared["log_loss"]}
         boosters[objective] = booster
         info[objective] = {**cand, "valid_rmse": valid["rmse"], "valid_mae": valid["mae"], "valid": valid,
                            "best_iteration": it, "params": params, "trials": history}
@@ -327,24 +373,37 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
     return boosters, selected, info
 
 
+def _shared_p_buy(booster: lgb.Booster, it: int, extra: dict[str, Any], Zva: np.ndarray, yva: np.ndarray,
+                  oof: tuple[list[tuple[lgb.Booster, np.ndarray]], np.ndarray, np.ndarray] | None
+                  ) -> dict[str, Any] | None:
+    """The ZILN booster's P(buy) on the validation rows and out-of-fold on the training rows, when its
+    validation log loss beats BTYD's ``btyd_p_buy`` (else None: the others keep BTYD's)."""
+    p_va = _model_pp(booster, P_BUY_MODEL, Zva, it, extra)[1]
+    losses = {P_BUY_MODEL: log_loss(yva > 0, p_va), "btyd": log_loss(yva > 0, btyd_p_buy(Zva, extra))}
+    if losses[P_BUY_MODEL] >= losses["btyd"]:
+        return None
+    return {"valid": p_va, "train": None if oof is None else oof_p_buy(oof[0], oof[1], it, extra), "log_loss": losses}
+
+
 def _refit(objective: str, params: dict[str, Any], Z: np.ndarray, y: np.ndarray, groups: np.ndarray,
-           names: list[str], cand: dict[str, Any], rounds: int, seed: int, reference: lgb.Dataset | None
-           ) -> tuple[lgb.Booster, dict[str, Any]]:
+           names: list[str], cand: dict[str, Any], rounds: int, seed: int, reference: lgb.Dataset | None,
+           p_buy: np.ndarray | None = None) -> tuple[lgb.Booster, dict[str, Any], list | None]:
     """User split, after the choice: the chosen variant refitted on training + validation rows (25 %
     more users; their labels are as old as the training rows') at the early-stopped round count,
     its mean calibration out-of-fold over both (its effect on CDNOW: docs/BENCHMARKS.md).
-    Returns (booster, the variant with its new scale)."""
+    ``p_buy``: the P(buy) model's out-of-fold P(buy) of the same rows (same folds), if it sharpens.
+    Returns (booster, the variant with its new scale, the fold boosters or None)."""
     folds = user_folds(groups, CALIBRATION_FOLDS, seed)
     if folds is None:
         return _fit_fixed(params, make_dataset(Z, pp_target(objective, y), names, reference=reference,
-                                               init_score=offset(Z, cand)), rounds), cand
+                                               init_score=offset(Z, cand)), rounds), cand, None
     plain = {k: v for k, v in cand.items() if k not in ("scale", "scale_source")}
     booster = _fit_fixed(params, make_dataset(Z, pp_target(objective, y), names, reference=reference,
                                               init_score=offset(Z, plain)), rounds)
     oof = oof_boosters(objective, params, Z, y, names, plain, rounds, folds, reference)
-    scale = _mean_scale(y, oof_prediction(oof, objective, Z, rounds, plain))
+    scale = _mean_scale(y, oof_prediction(oof, objective, Z, rounds, plain, p_buy))
     return booster, {**plain, "scale": scale, "refit": "training + validation rows",
-                     "scale_source": f"out-of-fold training + validation mean ({CALIBRATION_FOLDS} folds by user)"}
+                     "scale_source": f"out-of-fold training + validation mean ({CALIBRATION_FOLDS} folds by user)"}, oof
 
 
 def _ensemble_info(pred: np.ndarray, yva: np.ndarray, info: dict[str, dict[str, Any]]) -> dict[str, Any]:

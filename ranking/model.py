@@ -137,7 +137,8 @@ class TwoStageModel(BaseEstimator):
         info = self.pp_info_[objective]
         blend = info.get("blend")
         return (f"LightGBM {objective}" + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
-                + (f", x P(buy)^{info['sharpen'] - 1:g}" if info.get("sharpen", 1.0) != 1.0 else "")
+                + (f", x P(buy)^{info['sharpen'] - 1:g}" + (f" ({info['p_source']}'s P(buy))" if info.get("p_source") else "")
+                   if info.get("sharpen", 1.0) != 1.0 else "")
                 + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')})"
                 + (f", refitted on {info['refit']}" if info.get("refit") else ""))
 

@@ -98,3 +98,33 @@ def test_user_split_refits_on_training_and_validation_rows_and_time_split_does_n
             assert (info[objective].get("refit") == "training + validation rows") == (split == "user")
         if split == "user":
             assert info["ziln"]["scale_source"].startswith("out-of-fold training + validation")
+
+
+def _with_btyd_p(n: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-inflated spend plus a ``btyd_p_buy`` column: the true buy probability, blurred by ``noise``."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    p_true = 1 / (1 + np.exp(-2 * X[:, 0]))
+    y = np.where(rng.random(n) < p_true, np.exp(2 + 0.5 * X[:, 1] + rng.normal(0, 0.5, n)), 0.0)
+    p_btyd = np.clip(p_true + rng.normal(0, noise, n), 0.01, 0.99)
+    return np.c_[X, p_btyd], y
+
+
+@pytest.mark.parametrize("noise, shared", [(0.45, True), (0.0, False)])
+def test_candidates_are_sharpened_by_zilns_p_buy_only_when_it_beats_btyds_on_validation(noise, shared):
+    names = NAMES + [gbm.P_BUY_COLUMN]
+    X, y = _with_btyd_p(600, 8, noise)
+    Xv, yv = _with_btyd_p(300, 9, noise)
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=60, split="user")
+    boosters, _, info = gbm.fit_purchasing_power(X, y, Xv, yv, names, p)
+    losses = info["ziln"].get("p_buy_log_loss")
+    assert (losses is not None and losses["ziln"] < losses["btyd"]) == shared
+    assert (info["tweedie"].get("p_source") == "ziln") == shared and "p_source" not in info["ziln"]
+    sharp = {**info, "tweedie": {**info["tweedie"], "sharpen": 2.0}}  # force a sharpening to see its P(buy)
+    got = gbm.predict_selected(boosters, "tweedie", sharp, Xv)
+    p_ziln = gbm._model_pp(boosters["ziln"], "ziln", Xv, info["ziln"]["best_iteration"], info["ziln"])[1]
+    own = gbm.predict_pp(boosters["tweedie"], "tweedie", Xv, info["tweedie"]["best_iteration"], sharp["tweedie"],
+                         p_ziln if shared else None)
+    np.testing.assert_allclose(got, own)
+    plain = gbm.predict_pp(boosters["tweedie"], "tweedie", Xv, info["tweedie"]["best_iteration"], sharp["tweedie"])
+    assert np.allclose(got, plain) != shared  # without the ZILN P(buy): BTYD's column
