@@ -13,7 +13,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from ranking import ziln
 from ranking.params import TrainParams
-from ranking.tuning import tune
+from ranking.tuning import simplest_within_one_se, tune
 
 # Bounded depth keeps TreeSHAP explanations cheap (cost grows with depth squared) and regularises.
 MAX_DEPTH = 8
@@ -431,11 +431,24 @@ def fit_tier(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva: np.ndarray,
     dtrain = make_dataset(Ztr, ytr, names, weight=weights[ytr])
     dvalid = make_dataset(Zva, yva, names, weight=weights[yva], reference=dtrain)
     base = {**base_params(p), "objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+    decided: dict[str, Any] = {}
+
+    def select(boosters: list[lgb.Booster]) -> int:
+        chosen, why = simplest_within_one_se(boosters, lambda b: tier_log_loss(b, Zva, yva), weights[yva])
+        decided.update(why)
+        return chosen
+
     booster, params, history = tune(base, dtrain, dvalid, p.trials, p.seed, p.num_boost_round,
-                                    p.early_stopping_rounds, p.parallel_trials, on_fit)
+                                    p.early_stopping_rounds, p.parallel_trials, on_fit, select)
     info = {"best_iteration": int(booster.best_iteration), "params": params, "trials": history,
-            "class_weights": weights.tolist()}
+            "class_weights": weights.tolist(), "selection": decided}
     return booster, info
+
+
+def tier_log_loss(booster: lgb.Booster, Z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-row multiclass log loss at the booster's best iteration (LightGBM's clipping)."""
+    proba = predict_tier_proba(booster, Z, booster.best_iteration)
+    return -np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0))
 
 
 def predict_tier_proba(booster: lgb.Booster, Z: np.ndarray, num_iteration: int) -> np.ndarray:

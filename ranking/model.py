@@ -158,6 +158,13 @@ class TwoStageModel(BaseEstimator):
                 Ztr[tr], ytr_i)
         self.notes_.append(f"tier: LightGBM multiclass, balanced class weights (rows train={int(tr.sum())}, "
                            f"valid={int(va.sum())})")
+        why = self.tier_info_.get("selection")
+        if why and why["chosen_trial"] != why["best_trial"]:
+            self.notes_.append(
+                f"tier: trial {why['chosen_trial']} kept ({why['leaves'][why['chosen_trial']]} leaves, valid loss "
+                f"{why['valid_losses'][why['chosen_trial']]:.4f}) over the lowest-loss trial {why['best_trial']} "
+                f"({why['leaves'][why['best_trial']]} leaves, {why['valid_losses'][why['best_trial']]:.4f} ± "
+                f"{why['best_se']:.4f}): {why['rule']}")
 
     @property
     def targets(self) -> list[str]:

@@ -8,9 +8,11 @@ are told back in trial order (``parallel`` at a time), so the search is reproduc
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+import re
 from typing import Any, Callable
 
 import lightgbm as lgb
+import numpy as np
 import optuna
 
 DEFAULTS: dict[str, Any] = {"learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 20,
@@ -48,8 +50,12 @@ def valid_score(booster: lgb.Booster, metric: str) -> float:
 
 def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials: int, seed: int,
          num_boost_round: int, early_stopping_rounds: int, parallel: int = 1,
-         on_fit: Callable[[], None] | None = None) -> tuple[lgb.Booster, dict[str, Any], list[dict]]:
+         on_fit: Callable[[], None] | None = None,
+         select: Callable[[list[lgb.Booster]], int] | None = None) -> tuple[lgb.Booster, dict[str, Any], list[dict]]:
     """Best booster, its tuned parameters, and the trial history (params, loss, rounds).
+
+    ``select`` (optional) picks the kept trial from all trials' boosters, in trial order (e.g.
+    :func:`simplest_within_one_se`); by default the lowest validation loss wins.
 
     Trials are asked from the seeded sampler ``parallel`` at a time, fitted in parallel threads
     (LightGBM releases the GIL) and told back in trial order, so the search depends on the seed
@@ -68,6 +74,7 @@ def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials:
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     study.enqueue_trial(defaults)
     best: dict[str, Any] = {}
+    kept: list[tuple[lgb.Booster, dict[str, Any]]] = []
     history: list[dict] = []
 
     def fit(params: dict[str, Any]) -> lgb.Booster:
@@ -82,11 +89,48 @@ def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials:
                 study.tell(trial, loss)
                 history.append(_record(trial.number, params, booster, metric))
                 on_fit()
-                if not best or loss < best["loss"]:  # keep only the best booster in memory
+                if select is not None:
+                    kept.append((booster, params))
+                elif not best or loss < best["loss"]:  # keep only the best booster in memory
                     best.update(loss=loss, booster=booster, params=params)
+    if select is not None:
+        booster, params = kept[select([b for b, _ in kept])]
+        return booster, params, history
     return best["booster"], best["params"], history
 
 
 def _record(number: int, params: dict[str, Any], booster: lgb.Booster, metric: str) -> dict:
     return {"trial": number, "params": dict(params), "valid_loss": valid_score(booster, metric),
             "best_iteration": int(booster.best_iteration)}
+
+
+def leaf_count(booster: lgb.Booster) -> int:
+    """Leaves of the trees up to the best iteration: what prediction and TreeSHAP walk per row."""
+    k = booster.num_model_per_iteration()
+    n_trees = (booster.best_iteration or booster.current_iteration()) * k
+    text = booster.model_to_string(num_iteration=booster.best_iteration or None)
+    return sum(int(v) for v in re.findall(r"^num_leaves=(\d+)$", text, flags=re.M)[:n_trees])
+
+
+def simplest_within_one_se(boosters: list[lgb.Booster], row_losses: Callable[[lgb.Booster], np.ndarray],
+                           weights: np.ndarray) -> tuple[int, dict[str, Any]]:
+    """The one-standard-error rule (Breiman et al. 1984; Hastie, Tibshirani & Friedman, ESL 7.10):
+    among trials whose weighted mean validation loss is within one standard error of the best's,
+    the one with the fewest leaves. Returns its index and what decided it.
+
+    Why for serving: every served prediction is explained with TreeSHAP, whose cost grows with the
+    leaves walked; a model 10x larger for a validation loss inside the noise only costs latency."""
+    w = np.asarray(weights, dtype=np.float64)
+    means, ses = [], []
+    for booster in boosters:
+        loss = np.asarray(row_losses(booster), dtype=np.float64)
+        mean = float(np.sum(w * loss) / np.sum(w))
+        means.append(mean)
+        ses.append(float(np.sqrt(np.sum(w ** 2 * (loss - mean) ** 2)) / np.sum(w)))
+    best = int(np.argmin(means))
+    leaves = [leaf_count(b) for b in boosters]
+    eligible = [i for i, m in enumerate(means) if m <= means[best] + ses[best]]
+    chosen = min(eligible, key=lambda i: (leaves[i], means[i]))
+    return chosen, {"rule": "one-SE: fewest leaves among trials within one standard error of the best "
+                            "weighted validation loss", "best_trial": best, "chosen_trial": chosen,
+                    "valid_losses": means, "best_se": ses[best], "leaves": leaves}
