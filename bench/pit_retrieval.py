@@ -1,4 +1,4 @@
-"""Benchmark: point-in-time retrieval of the ``purchasing_power_v2`` service, DuckDB vs Feast's
+"""Benchmark: point-in-time retrieval of the ``purchasing_power_v3`` service, DuckDB vs Feast's
 file (dask) offline store on the same simulated data, 100k and 1M entity rows.
 
     .venv/bin/python bench/pit_retrieval.py [--users 20000] [--days 540] [--repeats 3] [--file-timeout 900]
@@ -49,9 +49,9 @@ def worker(store_kind: str, n: int) -> None:
     start = time.perf_counter()
     if store_kind == "file":  # raw Feast call: the wrapper would refuse its dropped rows
         rows = entities.assign(as_of_ts_s=entities.event_timestamp.astype("int64") / 1e6)
-        out = store.get_historical_features(entity_df=rows, features=store.get_feature_service("purchasing_power_v2")).to_df()
+        out = store.get_historical_features(entity_df=rows, features=store.get_feature_service("purchasing_power_v3")).to_df()
     else:
-        out = feast_store.historical_features(store, entities, "purchasing_power_v2")
+        out = feast_store.historical_features(store, entities, "purchasing_power_v3")
     seconds = time.perf_counter() - start
     print(json.dumps({"seconds": seconds, "rows_in": n, "rows_out": len(out), "peak_rss_mib": peak_rss_mib()}))
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import machine  # noqa: E402
 
 BIN = Path(sys.executable).parent
-SERVICE = "purchasing_power_v2"
+SERVICE = "purchasing_power_v3"
 STOP = threading.Event()  # set by SIGINT/SIGTERM: finish the current request, stop the servers, exit
 
 

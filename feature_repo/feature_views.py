@@ -85,7 +85,10 @@ def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:
 
 def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
     """Recency, tenure and the BTYD age T (from the first purchase day) in days at the request time
-    (continuous in t, so computed at retrieval).
+    (continuous in t, so computed at retrieval), and the season of the request time: sine and
+    cosine of its year phase 2π · (days since 1970-01-01 / 365.2425), 0 at 1 January 00:00 UTC (the
+    mean Gregorian year, so the phase stays within a day of the calendar date for centuries). The
+    season tells the trees which part of the year the label window (t, t + H] covers.
 
     Self-contained (imports inside, literal names): Feast serialises it by value with dill.
     """
@@ -98,8 +101,10 @@ def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
         return (now - inputs[column].to_numpy(dtype=np.float64, na_value=np.nan)) / 86400.0
 
     now = inputs["as_of_ts_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+    phase = (2.0 * np.pi / 365.2425) * np.mod(now / 86400.0, 365.2425)
     return pd.DataFrame({"days_since_last_order": days("last_order_ts_s"), "tenure_days": days("signup_ts_s"),
-                         "btyd_age_days": days("first_order_day_ts_s")}, index=inputs.index)
+                         "btyd_age_days": days("first_order_day_ts_s"), "season_sin": np.sin(phase),
+                         "season_cos": np.cos(phase)}, index=inputs.index)
 
 
 def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:
@@ -111,7 +116,9 @@ def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:
     return OnDemandFeatureView(
         name="user_time_features", sources=[transactions, request], mode="pandas",
         schema=[Field(name="days_since_last_order", dtype=Float64), Field(name="tenure_days", dtype=Float64),
-                Field(name="btyd_age_days", dtype=Float64)],
-        description="days_since_last_order and btyd_age_days (null if no order yet), tenure_days at the request time.",
+                Field(name="btyd_age_days", dtype=Float64), Field(name="season_sin", dtype=Float64),
+                Field(name="season_cos", dtype=Float64)],
+        description="days_since_last_order and btyd_age_days (null if no order yet), tenure_days and the season "
+                    "(sine and cosine of the year phase) at the request time.",
         udf=udf, udf_string=inspect.getsource(time_features),
     )

@@ -3,7 +3,7 @@ so reading a name costs nothing)."""
 
 PROJECT = "powertier"
 # One versioned FeatureService per model head; bump the version when the feature list changes.
-MODEL_SERVICES = {"tier": "tier_model_v2", "purchasing_power": "purchasing_power_v2"}
+MODEL_SERVICES = {"tier": "tier_model_v3", "purchasing_power": "purchasing_power_v3"}
 # Request-time field of the on-demand view user_time_features (epoch seconds of the lookup).
 REQUEST_TIME_FIELD = "as_of_ts_s"
 

@@ -23,6 +23,7 @@ _PROVENANCE = re.compile(r"(_ts|_ts_s)$")
 # First match wins, so the more specific patterns come first.
 FAMILY_PATTERNS: tuple[tuple[str, str], ...] = (
     ("btyd", r"^btyd_"),
+    ("season", r"^season_"),
     ("order_value", r"^avg_order_value|order_value"),
     ("tier", r"tier"),
     ("recency_tenure", r"^days_since|tenure|recency"),

@@ -61,7 +61,7 @@ def materialize(end: Annotated[str | None, typer.Option(help="Materialize up to 
 @features_app.command("historical")
 def historical(entities: Annotated[Path, typer.Option(help="Parquet/CSV with user_id, event_timestamp.")],
                out: Annotated[Path, typer.Option(help="Output Parquet or CSV.")],
-               service: ServiceOpt = "purchasing_power_v2", config: ConfigOpt = None) -> None:
+               service: ServiceOpt = "purchasing_power_v3", config: ConfigOpt = None) -> None:
     """Point-in-time features for every entity row (same rows, same order; nulls where no data)."""
     from pipelines.storage import feast_store
     from pipelines.features.job import read_table, write_table
@@ -78,7 +78,7 @@ def historical(entities: Annotated[Path, typer.Option(help="Parquet/CSV with use
 
 @features_app.command("online")
 def online(user: Annotated[list[str], typer.Option("--user", help="User id (repeatable).")],
-           service: ServiceOpt = "purchasing_power_v2", config: ConfigOpt = None) -> None:
+           service: ServiceOpt = "purchasing_power_v3", config: ConfigOpt = None) -> None:
     """Print the online feature values of USER."""
     from rich.table import Table
 

@@ -40,7 +40,7 @@ def test_plan_and_apply_in_the_workspace_folder_keep_every_object(cfg, tmp_path)
     assert applied.returncode == 0, applied.stderr[-3000:]
     after = feast_store.open_store(cfg)
     assert sorted(v.name for v in [*after.list_feature_views(), *after.list_on_demand_feature_views()]) == objects
-    assert {s.name for s in after.list_feature_services()} == {"purchasing_power_v2", "tier_model_v2"}
+    assert {s.name for s in after.list_feature_services()} == {"purchasing_power_v3", "tier_model_v3"}
 
 
 def test_feast_ui_answers_on_loopback(cfg, tmp_path):

@@ -33,7 +33,7 @@ def test_build_apply_materialize_historical_online(workspace):
                              "event_timestamp": ["2025-06-01T00:00:00Z"] * 7, "label": range(7)})
     entities.to_csv(workspace / "entities.csv", index=False)
     _ok("features", "historical", "--entities", str(workspace / "entities.csv"), "--out", str(workspace / "h.parquet"),
-        "--service", "tier_model_v2")
+        "--service", "tier_model_v3")
     out = pd.read_parquet(workspace / "h.parquet")
     assert out["label"].tolist() == list(range(7)) and out["user_id"].tolist() == entities["user_id"].tolist()
     assert {"spend_30d", "current_tier", "days_since_last_order", "review_embedding"} <= set(out.columns)

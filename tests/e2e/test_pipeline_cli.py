@@ -25,7 +25,7 @@ def test_pipeline_then_predict_and_online_scores(raw_dir, data_dir, monkeypatch,
     assert {"lightgbm", "linear", "persistence"} <= set(metrics["purchasing_power"])
     assert set(metrics["purchasing_power"]["lightgbm"]) == {"XY", "Y", "X"}
     features = json.loads((run / "features.json").read_text())
-    assert features["feature_service"] == "purchasing_power_v2" and features["encoder"]["dim"] == 384
+    assert features["feature_service"] == "purchasing_power_v3" and features["encoder"]["dim"] == 384
     preds = pd.read_parquet(run / "predictions.parquet")
     assert {"purchasing_power_true", "purchasing_power_pred", "tier_true", "tier_pred"} <= set(preds.columns)
     entities = preds[["user_id", "event_timestamp"]].head(20)
@@ -35,7 +35,7 @@ def test_pipeline_then_predict_and_online_scores(raw_dir, data_dir, monkeypatch,
     assert batch.user_id.tolist() == entities.user_id.tolist()
     assert batch.filter(like="tier_proba_").sum(axis=1).round(6).eq(1).all()
     scored = pd.read_parquet(data_dir / "features" / "user_predictions.parquet")
-    shown = _ok("features", "online", "--user", str(scored.user_id.iloc[0]), "--service", "tier_model_v2")
+    shown = _ok("features", "online", "--user", str(scored.user_id.iloc[0]), "--service", "tier_model_v3")
     assert "review_embedding" in shown
 
 

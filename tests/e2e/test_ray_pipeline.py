@@ -36,7 +36,7 @@ def test_engine_ray_runs_the_batch_path_and_backtests_like_local(ray_cluster, da
     assert manifest["engine"] == "ray" and manifest["encoded"] > 0  # encoded by the actor pool
     metrics = json.loads((data_dir / "runs" / "latest" / "metrics.json").read_text())
     assert {"lightgbm", "persistence"} <= set(metrics["purchasing_power"])
-    _ok("features", "online", "--user", "u000001", "--service", "tier_model_v2")  # materialized by Ray
+    _ok("features", "online", "--user", "u000001", "--service", "tier_model_v3")  # materialized by Ray
     _ok(*BACKTEST)
     on_ray = _latest_backtest(data_dir)
     assert on_ray["results"]["cutoff"].nunique() == 2 and len(on_ray["predictions"]) > 0

@@ -13,7 +13,7 @@ def transactional_at(tables: dict[str, pd.DataFrame], uid: str, t: pd.Timestamp,
     """The documented value of each checked feature for one (user, t)."""
     users = tables["users"].set_index("user_id")
     if uid not in users.index or t < users.loc[uid, "signup_ts"]:
-        return {}  # no feature row yet: everything null
+        return season_at(t)  # no feature row yet: everything null but the season of t
     o = tables["orders"][tables["orders"].user_id == uid]
     done = o[(o.status == "completed") & (o.ts <= t)]
     out: dict[str, float | None] = {}
@@ -35,7 +35,19 @@ def transactional_at(tables: dict[str, pd.DataFrame], uid: str, t: pd.Timestamp,
     sr = tables["searches"][(tables["searches"].user_id == uid) & (tables["searches"].ts <= t)]
     out["searches_30d"] = float((sr.ts > t - 30 * DAY).sum())
     out.update(btyd_at(done, t))
+    out.update(season_at(t))
     return out
+
+
+YEAR_DAYS = 365.2425  # the mean Gregorian year
+
+
+def season_at(t: pd.Timestamp) -> dict[str, float]:
+    """Sine and cosine of the year phase of t: 2π x (days since 1970-01-01 UTC, modulo the mean
+    Gregorian year) / that year, from Timestamp arithmetic."""
+    days = (t - pd.Timestamp("1970-01-01", tz="UTC")) / DAY
+    phase = 2 * np.pi * (days % YEAR_DAYS) / YEAR_DAYS
+    return {"season_sin": float(np.sin(phase)), "season_cos": float(np.cos(phase))}
 
 
 def btyd_at(done: pd.DataFrame, t: pd.Timestamp) -> dict[str, float | None]:

@@ -35,7 +35,7 @@ from tests.support.pit_data import TIERS, tricky_tables
 
 DIM = 16
 AS_OF = datetime(2026, 3, 1, tzinfo=timezone.utc)
-SERVICE = "purchasing_power_v2"
+SERVICE = "purchasing_power_v3"
 RUN_ID = "test-run"
 PARAMS = TrainParams(tiers=tuple(TIERS), trials=0, num_boost_round=30, early_stopping_rounds=5,
                      projection_dims=4, seed=5)
