@@ -76,7 +76,8 @@ def main() -> None:
     print(f"frame: {len(frame)} rows, {args.dim}-d review+search vectors, trials={args.trials}, "
           f"threads={args.threads}, split={args.split}, cpus={os.cpu_count()}, {platform.processor() or ''}")
     with measured("split", results):
-        split = split_frame(frame, params.split, params.test_fraction, params.horizon_days, params.seed)
+        split = split_frame(frame, params.split, params.test_fraction, params.horizon_days, params.seed,
+                            params.test_cutoffs)
     print(f"rows: {split.info['rows']}")
     with measured("fit_main", results):
         main_model = fit_two_stage(split.train, split.valid, params)

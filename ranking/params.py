@@ -25,6 +25,7 @@ class TrainParams:
     num_threads: int = 1
     split: str = "time"
     test_fraction: float = 0.2
+    test_cutoffs: int | None = None  # time split: latest cutoffs held out (None: test_fraction of them)
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> "TrainParams":
@@ -37,6 +38,7 @@ class TrainParams:
             num_boost_round=int(train.num_boost_round), early_stopping_rounds=int(train.early_stopping_rounds),
             num_threads=int(getattr(train, "num_threads", 1)), split=train.split,
             test_fraction=float(train.test_fraction),
+            test_cutoffs=None if getattr(train, "test_cutoffs", None) is None else int(train.test_cutoffs),
         )
         values.update(overrides)
         return cls(**values)

@@ -26,23 +26,27 @@ def label_available_at(frame: pd.DataFrame, horizon_days: int) -> pd.Series:
 
 
 def split_frame(frame: pd.DataFrame, strategy: str, test_fraction: float, horizon_days: int,
-                seed: int) -> Split:
-    """Dispatch on ``strategy`` ("time" or "user"); see the two functions below."""
+                seed: int, test_cutoffs: int | None = None) -> Split:
+    """Dispatch on ``strategy`` ("time" or "user"); see the two functions below (``test_cutoffs``:
+    time split only)."""
     if strategy == "time":
-        return time_split(frame, test_fraction, horizon_days, seed)
+        return time_split(frame, test_fraction, horizon_days, seed, test_cutoffs)
     if strategy == "user":
         return user_split(frame, test_fraction, seed)
     raise ValueError(f"unknown split strategy {strategy!r} (expected 'time' or 'user')")
 
 
-def time_split(frame: pd.DataFrame, test_fraction: float, horizon_days: int, seed: int) -> Split:
-    """Last cutoffs are test; earlier rows train only if their label window closed by the first
+def time_split(frame: pd.DataFrame, test_fraction: float, horizon_days: int, seed: int,
+               test_cutoffs: int | None = None) -> Split:
+    """Last cutoffs are test (``test_cutoffs`` of them, else ``test_fraction`` of the cutoffs, at
+    least one and never all); earlier rows train only if their label window closed by the first
     test cutoff (rows in the gap are dropped and counted). Validation is the latest eligible
     cutoff, or a seeded share of users when only one cutoff is eligible."""
     cutoffs = np.sort(pd.to_datetime(frame["event_timestamp"], utc=True).unique())
     if len(cutoffs) < 2:
         raise ValueError("time split needs at least two cutoffs; use more cutoffs or split 'user'")
-    n_test = min(max(1, round(test_fraction * len(cutoffs))), len(cutoffs) - 1)
+    wanted = round(test_fraction * len(cutoffs)) if test_cutoffs is None else test_cutoffs
+    n_test = min(max(1, wanted), len(cutoffs) - 1)
     first_test = cutoffs[-n_test]
     ts = pd.to_datetime(frame["event_timestamp"], utc=True)
     is_test = (ts >= first_test).to_numpy()

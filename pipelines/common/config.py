@@ -145,7 +145,10 @@ class TrainConfig(_Section):
     every_days: int = Field(30, gt=0, description="Spacing of training cutoffs.")
     n_cutoffs: int = Field(6, gt=0, description="Cutoffs ending one horizon before as_of.")
     split: Literal["time", "user"] = "time"
-    test_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share of cutoffs (time split) or users (user split) "
+                                 "held out for test.")
+    test_cutoffs: int | None = Field(None, gt=0, description="Time split: the number of latest cutoffs held out for "
+                                     "test, instead of test_fraction of them (e.g. 1 with a year of monthly cutoffs).")
     trials: int = Field(4, ge=0, description="Optuna trials per LightGBM model (0 = defaults only).")
     parallel_trials: int = Field(1, ge=1, description="Trials sampled together and fitted in parallel threads; "
                                  "results depend on this number and the seed, never on timing or the engine.")

@@ -69,7 +69,8 @@ def keys_digest(frame: pd.DataFrame) -> str:
 
 def same_split(params: TrainParams, frames: dict[str, pd.DataFrame]) -> dict[str, Split]:
     """The run's split of each frame; refuses when they do not hold the same rows in each part."""
-    splits = {name: split_frame(f, params.split, params.test_fraction, params.horizon_days, params.seed)
+    splits = {name: split_frame(f, params.split, params.test_fraction, params.horizon_days, params.seed,
+                                params.test_cutoffs)
               for name, f in frames.items()}
     first = next(iter(splits.values()))
     for name, s in splits.items():

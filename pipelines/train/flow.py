@@ -57,7 +57,8 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
     params = TrainParams.from_config(cfg)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    split = split_frame(frame, params.split, params.test_fraction, params.horizon_days, params.seed)
+    split = split_frame(frame, params.split, params.test_fraction, params.horizon_days, params.seed,
+                        params.test_cutoffs)
     log(f"split ({split.info['strategy']}): rows {split.info['rows']}, "
         f"gap rows dropped {split.info['dropped_gap_rows']}")
     progress.start(FITS_TASK, planned_fits(params, len(ablation_plan(infer_feature_spec(frame, feature_names))[0])))

@@ -25,6 +25,17 @@ def test_time_split_no_training_label_window_overlaps_the_test_period(frame):
     assert sum(s.info["rows"].values()) + s.info["dropped_gap_rows"] == len(frame)
 
 
+def test_time_split_holds_out_the_given_number_of_latest_cutoffs(frame):
+    cutoffs = sorted(frame["event_timestamp"].unique())
+    one = split_frame(frame, "time", 0.25, 90, 0, test_cutoffs=1)  # 0.25 of 8 cutoffs would be 2
+    assert sorted(one.test["event_timestamp"].unique()) == cutoffs[-1:]
+    assert one.valid["event_timestamp"].unique().tolist() == [cutoffs[-4]]  # label windows closed by the test
+    three = time_split(frame, 0.25, 90, seed=0, test_cutoffs=3)
+    assert sorted(three.test["event_timestamp"].unique()) == cutoffs[-3:]
+    with pytest.raises(ValueError, match="label window closed"):  # 7 of 8 (never all): nothing left to train on
+        time_split(frame, 0.25, 90, seed=0, test_cutoffs=99)
+
+
 def test_time_split_uses_label_available_at_column(frame):
     late = frame.copy()
     late["label_available_at"] = late["label_available_at"] + pd.Timedelta(days=60)  # labels close later
