@@ -133,8 +133,16 @@ def objective_comparison(model: TwoStageModel, Z: pd.DataFrame, frame: pd.DataFr
                     "valid": info.get("valid"), "valid_mean_rank": info.get("valid_mean_rank"),
                     "btyd_blend_weight": blend.get("weight"), "p_buy_sharpen": info.get("sharpen", 1.0),
                     "mean_scale": info.get("scale"), "mean_scale_source": info.get("scale_source"),
+                    "season": _season_summary(info.get("season")),
                     "best_iteration": info["best_iteration"], "test": test}
     return out
+
+
+def _season_summary(season: dict | None) -> dict | None:
+    """The seasonal level's GLM (``gbm.fit_season``) without its column indices."""
+    if season is None:
+        return None
+    return {k: season[k] for k in ("intercept", "coef", "center", "phases", "span_days")}
 
 
 def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: pd.DataFrame, test: pd.DataFrame,

@@ -34,6 +34,16 @@ OFFSET_COLUMN = "btyd_expected_spend"
 # booster's logit head, fitted first, when its validation log loss beats BTYD's btyd_p_buy (CDNOW:
 # lower on all 5 user splits; BG/NBD's memoryless P(alive) cannot see what the trees see); else BTYD's.
 P_BUY_MODEL = "ziln"
+# The season of the row's request time (feature_repo time_features): a seasonal level
+# log E[spend | t] = a + b sin + c cos of the year phase, a Poisson GLM on the training rows, starts the
+# log-link boosters (their init score), so the trees learn the rest. Trees on the season columns alone
+# interpolate between a handful of training cutoffs, one per season, and shrink the seasonal swing.
+# Fitted only when the training cutoffs take SEASON_MIN_PHASES distinct phases spanning at least
+# SEASON_MIN_SPAN_DAYS of the year (else the harmonic extrapolates from a corner of the year).
+SEASON_COLUMNS = ("season_sin", "season_cos")
+SEASON_OBJECTIVES = ("tweedie", "tweedie_btyd_offset", "ziln")
+SEASON_MIN_PHASES = 3
+SEASON_MIN_SPAN_DAYS = 180.0
 P_BUY_COLUMN = "btyd_p_buy"
 BLEND_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 BOOTSTRAP_REPS = 30
@@ -83,16 +93,63 @@ def pp_target(objective: str, y: np.ndarray) -> np.ndarray:
     return np.log1p(y) if objective == "log1p_l2" else y
 
 
+def phase_span_days(sin: np.ndarray, cos: np.ndarray) -> tuple[int, float]:
+    """(distinct year phases, the shortest arc of the year in days that holds them all)."""
+    phases = np.unique(np.round(np.mod(np.arctan2(sin, cos), 2 * np.pi), 9))
+    if len(phases) < 2:
+        return len(phases), 0.0
+    gaps = np.diff(np.concatenate([phases, [phases[0] + 2 * np.pi]]))
+    return len(phases), float((2 * np.pi - gaps.max()) * 365.2425 / (2 * np.pi))
+
+
+def fit_season(Z: np.ndarray, y: np.ndarray, names: list[str]) -> dict[str, Any] | None:
+    """The seasonal level of the training rows: Poisson GLM log E[y] = a + b·season_sin + c·season_cos
+    (no penalty). Returns its columns, coefficients, intercept and the training rows' mean seasonal
+    term (``center``), or None without the season columns or when the rows' phases do not cover
+    :data:`SEASON_MIN_PHASES` distinct values over :data:`SEASON_MIN_SPAN_DAYS` days."""
+    from sklearn.linear_model import PoissonRegressor
+
+    if not all(c in names for c in SEASON_COLUMNS) or not (y > 0).any():
+        return None
+    cols = [names.index(c) for c in SEASON_COLUMNS]
+    S = Z[:, cols]
+    if np.isnan(S).any():
+        return None
+    n, span = phase_span_days(S[:, 0], S[:, 1])
+    if n < SEASON_MIN_PHASES or span < SEASON_MIN_SPAN_DAYS:
+        return None
+    glm = PoissonRegressor(alpha=0.0, max_iter=1000, tol=1e-10).fit(S, y)
+    coef = [float(c) for c in glm.coef_]
+    return {"cols": cols, "coef": coef, "intercept": float(glm.intercept_), "center": float(np.mean(S @ coef)),
+            "phases": n, "span_days": span}
+
+
+def season_term(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
+    """b·season_sin + c·season_cos of each row (None when the objective has no seasonal level)."""
+    season = info.get("season")
+    if season is None:
+        return None
+    return Z[:, season["cols"]] @ np.asarray(season["coef"], dtype=np.float64)
+
+
 def offset(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
     """The init score: log of the BTYD expected spend (users without a purchase at ``offset_fill``)
-    for the offset objective, the pooled ZILN start (flat, column-major) for ``ziln``, else None."""
+    for the offset objective, the pooled ZILN start (flat, column-major) for ``ziln``, else None;
+    with a seasonal level (:func:`fit_season`) its term is added: to the BTYD log spend and to the
+    ZILN log-spend location around the training rows' mean, and as the whole GLM (intercept
+    included) for plain Tweedie."""
+    season = season_term(Z, info)
     if "ziln_init" in info:
-        return np.tile(np.asarray(info["ziln_init"], dtype=np.float64), (len(Z), 1)).ravel(order="F")
+        init = np.tile(np.asarray(info["ziln_init"], dtype=np.float64), (len(Z), 1))
+        if season is not None:
+            init[:, 1] += season - info["season"]["center"]
+        return init.ravel(order="F")
     col = info.get("offset_col")
     if col is None:
-        return None
+        return None if season is None else info["season"]["intercept"] + season
     spend = np.where(np.isnan(Z[:, col]), info["offset_fill"], Z[:, col])
-    return np.log(np.clip(spend, 1e-3, None))
+    base = np.log(np.clip(spend, 1e-3, None))
+    return base if season is None else base + season - info["season"]["center"]
 
 
 def _model_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
@@ -195,15 +252,19 @@ def _selection_ranks(preds: dict[str, np.ndarray], y: np.ndarray, seed: int) -> 
     return total
 
 
-def _objective_extra(objective: str, Ztr: np.ndarray, ytr: np.ndarray, names: list[str]) -> dict[str, Any] | None:
+def _objective_extra(objective: str, Ztr: np.ndarray, ytr: np.ndarray, names: list[str],
+                     season: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """What an objective's predictions need besides the booster (offset column, ZILN start, P(buy)
-    column); None when the objective cannot be fitted on these inputs."""
+    column, the seasonal level for :data:`SEASON_OBJECTIVES`); None when the objective cannot be
+    fitted on these inputs."""
     off_col = names.index(OFFSET_COLUMN) if OFFSET_COLUMN in names else None
     extra: dict[str, Any] = {}
+    if season is not None and objective in SEASON_OBJECTIVES:
+        extra["season"] = season
     if P_BUY_COLUMN in names:
         no_btyd = np.isnan(Ztr[:, names.index(P_BUY_COLUMN)])
-        extra = {"p_col": names.index(P_BUY_COLUMN),
-                 "p_fill": float(np.mean(ytr[no_btyd] > 0)) if no_btyd.any() else float(np.mean(ytr > 0))}
+        extra.update(p_col=names.index(P_BUY_COLUMN),
+                     p_fill=float(np.mean(ytr[no_btyd] > 0)) if no_btyd.any() else float(np.mean(ytr > 0)))
     if objective == "tweedie_btyd_offset":
         if off_col is None:
             return None
@@ -325,10 +386,11 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
     folds = user_folds(groups, CALIBRATION_FOLDS, p.seed) if p.split == "user" else None
     boosters, info, valid_preds = {}, {}, {}
     reference = None
+    season = fit_season(Ztr, ytr, names)
     shared: dict[str, Any] | None = None  # the P(buy) model's P(buy), when it beats BTYD's on validation
     for objective in sorted(PP_OBJECTIVES, key=lambda o: o != P_BUY_MODEL):  # the P(buy) model first
         obj_params = PP_OBJECTIVES[objective]
-        extra = _objective_extra(objective, Ztr, ytr, names)
+        extra = _objective_extra(objective, Ztr, ytr, names, season)
         if extra is None:
             continue
         if shared is not None and objective != P_BUY_MODEL:

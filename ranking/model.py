@@ -136,7 +136,11 @@ class TwoStageModel(BaseEstimator):
         """One candidate as fitted: objective, BTYD blend, P(buy) sharpening, mean calibration."""
         info = self.pp_info_[objective]
         blend = info.get("blend")
+        season = info.get("season")
         return (f"LightGBM {objective}" + (f" blended {blend['weight']:g} with BTYD" if blend and blend["weight"] < 1 else "")
+                + (f" from a seasonal level (Poisson GLM on the year phase: sin {season['coef'][0]:+.3g}, cos "
+                   f"{season['coef'][1]:+.3g}; {season['phases']} training phases over {season['span_days']:.0f} d)"
+                   if season else "")
                 + (f", x P(buy)^{info['sharpen'] - 1:g}" + (f" ({info['p_source']}'s P(buy))" if info.get("p_source") else "")
                    if info.get("sharpen", 1.0) != 1.0 else "")
                 + f", x{info.get('scale', 1.0):.3g} mean calibration ({info.get('scale_source', 'validation mean')})"
