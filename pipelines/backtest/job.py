@@ -144,7 +144,9 @@ def metric_rows(cutoff: pd.Timestamp, scored: dict, feature_set: str) -> pd.Data
 
 # Inputs that grow with the calendar for every user (a young, growing user base shifts them at
 # every cutoff): reported and flagged, but not a reason to retrain on their own.
-AGEING_INPUTS = ("tenure_days", "lifetime_spend", "lifetime_orders")
+# The season of the request time moves with the calendar alone (the scored cutoff is H days after the
+# newest training cutoff, so its season always differs): the same.
+AGEING_INPUTS = ("tenure_days", "lifetime_spend", "lifetime_orders", "season_sin", "season_cos")
 
 
 def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds: dict) -> pd.DataFrame:
