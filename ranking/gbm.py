@@ -82,8 +82,12 @@ def base_params(p: TrainParams) -> dict[str, Any]:
 
 def make_dataset(Z: np.ndarray, y: np.ndarray, names: list[str], weight: np.ndarray | None = None,
                  reference: lgb.Dataset | None = None, init_score: np.ndarray | None = None) -> lgb.Dataset:
-    """A constructed Dataset; ``feature_pre_filter=False`` lets trials vary ``min_data_in_leaf``."""
-    params = {"feature_pre_filter": False, "verbose": -1, "max_bin": 255}
+    """A constructed Dataset. Pre-filtered at ``min_data_in_leaf`` 1, the least any trial uses, so
+    only columns no trial can split (constant or all-NaN on these rows) leave the design: with
+    ``feature_pre_filter=False`` they stayed in LightGBM's feature_fraction draw and moved every
+    tree (CDNOW: the constant season columns of one calibration cutoff). Trials still vary
+    ``min_data_in_leaf`` upwards."""
+    params = {"feature_pre_filter": True, "min_data_in_leaf": 1, "verbose": -1, "max_bin": 255}
     return lgb.Dataset(Z, label=y, weight=weight, feature_name=names, reference=reference, init_score=init_score,
                        params=params, free_raw_data=False).construct()
 
