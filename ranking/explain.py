@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ranking.dataset import FeatureSpec
+from ranking.gbm import predict_threads
 
 
 def feature_groups(spec: FeatureSpec, columns: list[str]) -> dict[str, str]:
@@ -34,7 +35,7 @@ def grouped_contribution_array(booster: lgb.Booster, Z: np.ndarray, member: np.n
                                class_index: np.ndarray | None = None) -> np.ndarray:
     """:func:`group_contributions` as a bare array (rows x groups of ``member``): no pandas frame,
     which cost more than LightGBM's own TreeSHAP for one served row."""
-    contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_iteration=num_iteration))
+    contrib = np.asarray(booster.predict(Z, pred_contrib=True, num_iteration=num_iteration, **predict_threads(len(Z))))
     width = member.shape[0] + 1
     if contrib.shape[1] > width:  # multiclass: K blocks of (features + bias)
         blocks = contrib.reshape(len(Z), -1, width)

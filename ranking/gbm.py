@@ -74,6 +74,17 @@ SELECTION_RULE = ("main model: the mean of the ziln and tweedie candidates' pred
                   "split, on the validation rows under the time split")
 
 
+# Below this many rows a prediction runs on one thread: LightGBM's OpenMP team otherwise waits for a
+# second core that the server's event loop or a client holds, and a single served row's predict
+# went from ~0.02 ms to 10-12 ms at its p99 (docs/BENCHMARKS.md, "Serving"); batches keep every core.
+SINGLE_THREAD_ROWS = 1024
+
+
+def predict_threads(n_rows: int) -> dict[str, int]:
+    """LightGBM ``predict`` keywords for ``n_rows`` rows: one thread for small batches, else LightGBM's default."""
+    return {"num_threads": 1} if n_rows < SINGLE_THREAD_ROWS else {}
+
+
 def base_params(p: TrainParams) -> dict[str, Any]:
     """Parameters shared by every booster: fixed seed and threads, deterministic histograms."""
     return {"seed": p.seed, "deterministic": True, "force_row_wise": True, "num_threads": p.num_threads,
@@ -159,7 +170,7 @@ def offset(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray | None:
 def _model_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
               info: dict[str, Any]) -> tuple[np.ndarray, np.ndarray | None]:
     """(expected spend, the model's own P(buy) or None) before blending and calibration."""
-    raw = booster.predict(Z, num_iteration=num_iteration, raw_score=objective != "log1p_l2")
+    raw = booster.predict(Z, num_iteration=num_iteration, raw_score=objective != "log1p_l2", **predict_threads(len(Z)))
     if objective == "log1p_l2":
         return np.clip(np.exp(raw) * info.get("smear", 1.0) - 1.0, 0.0, None), None
     off = offset(Z, info)
@@ -519,4 +530,4 @@ def tier_log_loss(booster: lgb.Booster, Z: np.ndarray, y: np.ndarray) -> np.ndar
 
 def predict_tier_proba(booster: lgb.Booster, Z: np.ndarray, num_iteration: int) -> np.ndarray:
     """Tier probabilities (n × n_classes, rows sum to 1)."""
-    return np.asarray(booster.predict(Z, num_iteration=num_iteration)).reshape(len(Z), -1)
+    return np.asarray(booster.predict(Z, num_iteration=num_iteration, **predict_threads(len(Z)))).reshape(len(Z), -1)
