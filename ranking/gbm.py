@@ -76,7 +76,7 @@ SELECTION_RULE = ("main model: the mean of the ziln and tweedie candidates' pred
 
 # Below this many rows a prediction runs on one thread: LightGBM's OpenMP team otherwise waits for a
 # second core that the server's event loop or a client holds, and a single served row's predict
-# went from ~0.02 ms to 10-12 ms at its p99 (docs/BENCHMARKS.md, "Serving"); batches keep every core.
+# went from ~0.02 ms to 6-12 ms with both cores held (docs/BENCHMARKS.md, "Serving"); batches keep every core.
 SINGLE_THREAD_ROWS = 1024
 
 

@@ -1,5 +1,5 @@
 """Serving-sized predictions run LightGBM on one thread (its OpenMP team waited for a busy second
-core: a single row's predict went from ~0.02 ms to 10-12 ms at p99); large batches keep the default."""
+core: a single row's predict went from ~0.02 ms to 6-12 ms with both cores held); large batches keep the default."""
 
 from __future__ import annotations
 
