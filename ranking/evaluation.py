@@ -208,11 +208,11 @@ def importance(model: TwoStageModel, frame: pd.DataFrame, seed: int) -> dict[str
         rows = np.sort(np.random.default_rng(seed).choice(rows, IMPORTANCE_ROWS, replace=False))
     Z = model.design(frame.iloc[rows])
     pp_booster = model.pp_boosters_[model.explained_pp_objective]
-    out = {"purchasing_power": {"contribution": global_importance(model.contributions(Z, "purchasing_power")),
+    out = {"purchasing_power": {"contribution": global_importance(model.contributions(Z, "purchasing_power", method="treeshap")),
                                 "gain": gain_importance(pp_booster, model.feature_columns_, model.groups_)}}
     if model.tier_booster_ is not None:
         predicted = np.argmax(model.predict_tier_proba_z(Z), axis=1)
-        out["tier"] = {"contribution": global_importance(model.contributions(Z, "tier", predicted)),
+        out["tier"] = {"contribution": global_importance(model.contributions(Z, "tier", predicted, method="treeshap")),
                        "gain": gain_importance(model.tier_booster_, model.feature_columns_, model.groups_)}
     return out
 

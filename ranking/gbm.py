@@ -186,13 +186,15 @@ def btyd_p_buy(Z: np.ndarray, info: dict[str, Any]) -> np.ndarray:
 
 
 def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteration: int,
-               info: dict[str, Any] | None = None, p_buy: np.ndarray | None = None) -> np.ndarray:
+               info: dict[str, Any] | None = None, p_buy: np.ndarray | None = None,
+               own: tuple[np.ndarray, np.ndarray | None] | None = None) -> np.ndarray:
     """Purchasing power on the money scale (>= 0): the booster's prediction (with its offset, the log
     back-transform's smearing factor or the lognormal mean), the blend with BTYD, the sharpening by
     P(buy) (the model's own, else ``p_buy``: the P(buy) model's, see :data:`P_BUY_MODEL`; blended
-    with BTYD's like the spend; BTYD's alone without either) and the mean calibration."""
+    with BTYD's like the spend; BTYD's alone without either) and the mean calibration. ``own``: the
+    booster's ``_model_pp`` output when the caller has it already."""
     info = info or {}
-    pred, p_model = _model_pp(booster, objective, Z, num_iteration, info)
+    pred, p_model = own if own is not None else _model_pp(booster, objective, Z, num_iteration, info)
     p_model = p_buy if p_model is None else p_model
     blend = info.get("blend")
     w = blend["weight"] if blend else 1.0
@@ -208,19 +210,30 @@ def predict_pp(booster: lgb.Booster, objective: str, Z: np.ndarray, num_iteratio
 
 def predict_selected(boosters: dict[str, lgb.Booster], selected: str, info: dict[str, dict[str, Any]],
                      Z: np.ndarray) -> np.ndarray:
-    """The main spend prediction: the selected candidate's, or the mean of the ensemble members'."""
+    """The main spend prediction: the selected candidate's, or the mean of the ensemble members'.
+    Each booster predicts once: a member sharpened by another member's P(buy) reuses its output."""
     members = info[selected]["members"] if selected == "ensemble" else [selected]
-    return np.mean([predict_pp(boosters[o], o, Z, info[o]["best_iteration"], info[o], shared_p_buy(boosters, info, o, Z))
-                    for o in members], axis=0)
+    own: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+
+    def model_pp(o: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if o not in own:
+            own[o] = _model_pp(boosters[o], o, Z, info[o]["best_iteration"], info[o])
+        return own[o]
+
+    preds = []
+    for o in members:
+        src = p_buy_source(boosters, info, o)
+        preds.append(predict_pp(boosters[o], o, Z, info[o]["best_iteration"], info[o],
+                                None if src is None else model_pp(src)[1], own=model_pp(o)))
+    return np.mean(preds, axis=0)
 
 
-def shared_p_buy(boosters: dict[str, lgb.Booster], info: dict[str, dict[str, Any]], objective: str,
-                 Z: np.ndarray) -> np.ndarray | None:
-    """The P(buy) model's P(buy) for a candidate sharpened by it (``p_source``), else None."""
+def p_buy_source(boosters: dict[str, lgb.Booster], info: dict[str, dict[str, Any]], objective: str) -> str | None:
+    """The P(buy) model a candidate is sharpened by (``p_source``), else None."""
     src = info[objective].get("p_source")
     if not src or src == objective or src not in boosters or info[objective].get("sharpen", 1.0) == 1.0:
         return None
-    return _model_pp(boosters[src], src, Z, info[src]["best_iteration"], info[src])[1]
+    return src
 
 
 def log_loss(buy: np.ndarray, p: np.ndarray) -> float:

@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator
 
 from ranking import btyd, gbm
 from ranking.dataset import EMBEDDING_SUFFIX, FeatureSpec, infer_feature_spec, numeric_matrix
-from ranking.explain import feature_groups, group_contributions, top_reasons
+from ranking.explain import REASON_METHODS, feature_groups, group_contributions, group_membership, path_table, top_reasons
 from ranking.linear import LinearReference
 from ranking.params import TrainParams
 from ranking.projection import TextProjector
@@ -64,6 +64,7 @@ class TwoStageModel(BaseEstimator):
         """Fit projection on train rows with vectors, then every model, early-stopped on ``valid``.
         ``on_fit`` (a fit parameter, not state) is called after every LightGBM fit, for progress."""
         names = None if self.feature_names is None else list(self.feature_names)
+        self.__dict__.pop("_path_tables", None)  # built from the boosters this fit replaces
         self.spec_ = infer_feature_spec(train, names).restrict(self.feature_set)
         if not self.spec_.text_views and not self.spec_.y_features:
             raise ValueError(f"feature set {self.feature_set!r} has no model inputs in this frame")
@@ -236,14 +237,34 @@ class TwoStageModel(BaseEstimator):
                 out["tier_reasons"] = top_reasons(self.contributions(Z, "tier", idx), k)
         return out
 
-    def contributions(self, Z: pd.DataFrame, target: str, class_index: np.ndarray | None = None) -> pd.DataFrame:
-        """Grouped LightGBM contributions (raw score scale) of the selected model of ``target``."""
+    def contributions(self, Z: pd.DataFrame, target: str, class_index: np.ndarray | None = None,
+                      method: str | None = None) -> pd.DataFrame:
+        """Grouped LightGBM contributions (raw score scale) of the selected model of ``target``, by
+        ``method`` ("path" or "treeshap"; default the reasons' method, ``params.reasons``)."""
+        booster, it = self.explained_booster(target)
+        method = method or self.params.reasons
+        if method not in REASON_METHODS:
+            raise ValueError(f"unknown attribution method {method!r}; expected one of {REASON_METHODS}")
+        if target == "purchasing_power" and class_index is None:
+            class_index = np.zeros(len(Z), dtype=np.int64)  # a multi-output spend booster explains output 0
+        table = self.path_table(target) if method == "path" else None
+        return group_contributions(booster, Z.to_numpy(), self.feature_columns_, self.groups_, it, class_index, table)
+
+    def explained_booster(self, target: str) -> tuple[lgb.Booster, int]:
+        """The booster whose contributions explain ``target``, and its iteration count."""
         if target == "purchasing_power":
             obj = self.explained_pp_objective
-            booster, it = self.pp_boosters_[obj], self.pp_info_[obj]["best_iteration"]
-        else:
-            booster, it = self.tier_booster_, self.tier_info_["best_iteration"]
-        return group_contributions(booster, Z.to_numpy(), self.feature_columns_, self.groups_, it, class_index)
+            return self.pp_boosters_[obj], self.pp_info_[obj]["best_iteration"]
+        return self.tier_booster_, self.tier_info_["best_iteration"]
+
+    def path_table(self, target: str) -> np.ndarray:
+        """:func:`ranking.explain.path_table` of ``target``'s explained booster, built on first use
+        (a dump of every tree: ~0.1 s for the demo's spend model) and kept."""
+        tables = self.__dict__.setdefault("_path_tables", {})
+        if target not in tables:
+            booster, it = self.explained_booster(target)
+            tables[target] = path_table(booster, group_membership(self.feature_columns_, self.groups_)[1], it)
+        return tables[target]
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, lgb.Booster]]:
         """(JSON-able metadata, named arrays, named boosters): everything :meth:`from_state` needs."""

@@ -26,6 +26,7 @@ class TrainParams:
     split: str = "time"
     test_fraction: float = 0.2
     test_cutoffs: int | None = None  # time split: latest cutoffs held out (None: test_fraction of them)
+    reasons: str = "path"  # attribution behind the reasons: "path" or "treeshap" (ranking.explain)
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> "TrainParams":
@@ -39,6 +40,7 @@ class TrainParams:
             num_threads=int(getattr(train, "num_threads", 1)), split=train.split,
             test_fraction=float(train.test_fraction),
             test_cutoffs=None if getattr(train, "test_cutoffs", None) is None else int(train.test_cutoffs),
+            reasons=str(getattr(train, "reasons", "path")),
         )
         values.update(overrides)
         return cls(**values)

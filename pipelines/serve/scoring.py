@@ -21,7 +21,12 @@ import pandas as pd
 
 from ranking import gbm
 from ranking.dataset import EMBEDDING_SUFFIX
-from ranking.explain import group_membership, grouped_contribution_array, top_reasons_array
+from ranking.explain import (
+    group_membership,
+    grouped_contribution_array,
+    path_contribution_array,
+    top_reasons_array,
+)
 from ranking.btyd import OUTPUTS as BTYD_OUTPUTS, STATISTICS as BTYD_STATISTICS, btyd_outputs
 from ranking.model import TwoStageModel
 from ranking.projection import projected_columns
@@ -144,14 +149,24 @@ class FastScorer:
             proba = None if m.tier_booster_ is None else gbm.predict_tier_proba(
                 m.tier_booster_, Z, m.tier_info_["best_iteration"])
             return Outputs(pp, proba, [[] for _ in pp], [[] for _ in pp])
-        names, member = self._groups
+        names = self._groups[0]
+        reasons = top_reasons_array(self._contributions(Z, "purchasing_power", np.zeros(len(Z), dtype=np.int64)),
+                                    names, k)
         if m.tier_booster_ is None:
-            reasons = top_reasons_array(grouped_contribution_array(self._pp_explained, Z, member, 0), names, k)
             return Outputs(pp, None, reasons, [[] for _ in reasons])
         proba = gbm.predict_tier_proba(m.tier_booster_, Z, m.tier_info_["best_iteration"])
-        reasons = top_reasons_array(grouped_contribution_array(self._pp_explained, Z, member, 0), names, k)
-        tier = self._tier_contributions(Z, np.argmax(proba, axis=1))
+        tier = self._contributions(Z, "tier", np.argmax(proba, axis=1))
         return Outputs(pp, proba, reasons, top_reasons_array(tier, names, k))
+
+    def _contributions(self, Z: np.ndarray, target: str, class_index: np.ndarray) -> np.ndarray:
+        """Grouped contributions (rows x groups) behind ``target``'s reasons, by the model's method."""
+        m = self.model
+        if m.params.reasons == "path":
+            booster, it = m.explained_booster(target)
+            return path_contribution_array(booster, m.path_table(target), Z, it, class_index)
+        if target == "tier":
+            return self._tier_contributions(Z, class_index)
+        return grouped_contribution_array(self._pp_explained, Z, self._groups[1], 0)
 
 
 def model_outputs(model: TwoStageModel, data: Columns) -> Outputs:

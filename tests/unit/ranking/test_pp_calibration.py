@@ -128,3 +128,32 @@ def test_candidates_are_sharpened_by_zilns_p_buy_only_when_it_beats_btyds_on_val
     np.testing.assert_allclose(got, own)
     plain = gbm.predict_pp(boosters["tweedie"], "tweedie", Xv, info["tweedie"]["best_iteration"], sharp["tweedie"])
     assert np.allclose(got, plain) != shared  # without the ZILN P(buy): BTYD's column
+
+
+class _Counting:
+    """A booster stand-in that counts its ``predict`` calls."""
+
+    def __init__(self, booster):
+        self.booster, self.calls = booster, 0
+
+    def predict(self, *args, **kwargs):
+        self.calls += 1
+        return self.booster.predict(*args, **kwargs)
+
+
+def test_an_ensemble_predicts_each_booster_once_when_one_members_p_buy_sharpens_another():
+    names = NAMES + [gbm.P_BUY_COLUMN]
+    X, y = _with_btyd_p(600, 8, 0.45)
+    Xv, _ = _with_btyd_p(300, 9, 0.45)
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=60, split="user")
+    boosters, _, info = gbm.fit_purchasing_power(X, y, Xv, _, names, p)
+    sharp = {**info, "tweedie": {**info["tweedie"], "sharpen": 2.0, "p_source": "ziln"},
+             "ensemble": {**info.get("ensemble", {}), "members": ["ziln", "tweedie"]}}
+    want = np.mean([gbm.predict_pp(boosters["ziln"], "ziln", Xv, info["ziln"]["best_iteration"], sharp["ziln"]),
+                    gbm.predict_pp(boosters["tweedie"], "tweedie", Xv, info["tweedie"]["best_iteration"],
+                                   sharp["tweedie"], gbm._model_pp(boosters["ziln"], "ziln", Xv,
+                                                                   info["ziln"]["best_iteration"], info["ziln"])[1])],
+                   axis=0)
+    counting = {o: _Counting(b) for o, b in boosters.items()}
+    np.testing.assert_allclose(gbm.predict_selected(counting, "ensemble", sharp, Xv), want)
+    assert counting["ziln"].calls == 1 and counting["tweedie"].calls == 1

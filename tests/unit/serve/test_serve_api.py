@@ -250,6 +250,22 @@ def test_a_reader_that_differs_from_feast_is_dropped_at_start_up(client):
     assert check_reader(state.store, pred, KNOWN).reader is pred.reader
 
 
+@pytest.mark.parametrize("method", ["path", "treeshap"])
+def test_array_scorer_explains_by_the_models_reason_method(client, method):
+    """Both attributions reproduce TwoStageModel.predict; they are different numbers (else the
+    method switch would prove nothing)."""
+    state = client.app.state.serve
+    data = lookup(state.store, state.predictor, KNOWN + ["nobody"], AS_OF)
+    model = copy.deepcopy(state.predictor.model)
+    model.params = replace(model.params, reasons=method)
+    assert verify(FastScorer(model), data) is None
+    other = copy.deepcopy(model)
+    other.params = replace(model.params, reasons="treeshap" if method == "path" else "path")
+    ours, theirs = FastScorer(model).predict(data), FastScorer(other).predict(data)
+    assert [r["contribution"] for row in ours.reasons for r in row] != [
+        r["contribution"] for row in theirs.reasons for r in row]
+
+
 def test_array_scorer_is_verified_against_model_predict(client):
     state = client.app.state.serve
     assert state.predictor.fast is not None  # passed the start-up check
