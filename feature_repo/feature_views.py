@@ -83,28 +83,36 @@ def predictions_view(entity: Entity, source, tiers: list[str]) -> FeatureView:
                        description="Scores written by `powertier score`.")
 
 
-def time_features(inputs: pd.DataFrame) -> pd.DataFrame:
+def time_features(inputs):
     """Recency, tenure and the BTYD age T (from the first purchase day) in days at the request time
     (continuous in t, so computed at retrieval), and the season of the request time: sine and
     cosine of its year phase 2π · (days since 1970-01-01 / 365.2425), 0 at 1 January 00:00 UTC (the
     mean Gregorian year, so the phase stays within a day of the calendar date for centuries). The
     season tells the trees which part of the year the label window (t, t + H] covers.
 
+    ``inputs``: Feast's pandas frame (the result is a frame on its index), or, from the server, a
+    mapping of float64 arrays (NaN = null; the result is a dict of arrays): one row's two frames
+    cost more than the arithmetic (0.28 of a served row's 0.33 ms).
+
     Self-contained (imports inside, literal names): Feast serialises it by value with dill.
     """
     import numpy as np
     import pandas as pd
 
-    # numpy, not Series arithmetic: serving calls this once per request, and six pandas operations
-    # on one row cost more than the rest of the lookup (0.32 ms vs 0.04 ms per call).
-    def days(column: str):
-        return (now - inputs[column].to_numpy(dtype=np.float64, na_value=np.nan)) / 86400.0
+    framed = isinstance(inputs, pd.DataFrame)
 
-    now = inputs["as_of_ts_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+    def column(name: str):
+        values = inputs[name]
+        return values.to_numpy(dtype=np.float64, na_value=np.nan) if framed else np.asarray(values, dtype=np.float64)
+
+    def days(name: str):
+        return (now - column(name)) / 86400.0
+
+    now = column("as_of_ts_s")
     phase = (2.0 * np.pi / 365.2425) * np.mod(now / 86400.0, 365.2425)
-    return pd.DataFrame({"days_since_last_order": days("last_order_ts_s"), "tenure_days": days("signup_ts_s"),
-                         "btyd_age_days": days("first_order_day_ts_s"), "season_sin": np.sin(phase),
-                         "season_cos": np.cos(phase)}, index=inputs.index)
+    out = {"days_since_last_order": days("last_order_ts_s"), "tenure_days": days("signup_ts_s"),
+           "btyd_age_days": days("first_order_day_ts_s"), "season_sin": np.sin(phase), "season_cos": np.cos(phase)}
+    return pd.DataFrame(out, index=inputs.index) if framed else out
 
 
 def time_features_view(transactions: FeatureView) -> OnDemandFeatureView:

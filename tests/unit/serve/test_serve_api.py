@@ -19,7 +19,15 @@ from pipelines.storage import feast_store
 from pipelines.serve.app import create_app
 from pipelines.serve.logs import JsonFormatter
 from pipelines.serve.online_read import StoredReader
-from pipelines.serve.predict import _extra_refs, check_fast_path, check_reader, lookup, same_columns, score
+from pipelines.serve.predict import (
+    _extra_refs,
+    check_fast_path,
+    check_reader,
+    lookup,
+    same_columns,
+    score,
+    takes_arrays,
+)
 from pipelines.serve.scoring import FastScorer, verify
 from pipelines.serve.state import freeze_heap, thaw_heap
 from pipelines.common.workspace import Workspace
@@ -239,6 +247,30 @@ def test_stored_reader_returns_what_get_online_features_returns(client, cfg):
     feast_only = replace(pred, reader=None)
     for as_of in (AS_OF, AS_OF + pd.Timedelta(days=400)):  # 400 d: every window of every user expired
         assert same_columns(lookup(state.store, pred, users, as_of), lookup(state.store, feast_only, users, as_of))
+
+
+def test_the_time_features_udf_runs_on_arrays_with_the_numbers_it_gives_feasts_frames(client):
+    """The registered UDF takes arrays (no frames per request) and lookup gives the same columns
+    either way; a frames-only UDF (as registered before) is detected and keeps frames."""
+    state = client.app.state.serve
+    pred = state.predictor
+    (view,) = pred.on_demand
+    assert view.arrays
+    framed = replace(pred, on_demand=(replace(view, arrays=False),))
+    users = [*KNOWN, "nobody"]
+    for as_of in (AS_OF, AS_OF + pd.Timedelta(days=400)):
+        assert same_columns(lookup(state.store, pred, users, as_of), lookup(state.store, framed, users, as_of))
+
+    def frames_only(inputs: pd.DataFrame) -> pd.DataFrame:
+        return pd.DataFrame({c: inputs["as_of_ts_s"].to_numpy() for c in view.outputs}, index=inputs.index)
+
+    def different(inputs):
+        out = view.udf(inputs)
+        return {**out, view.outputs[0]: out[view.outputs[0]] + 1} if isinstance(out, dict) else out
+
+    assert takes_arrays(view.udf, view.inputs, view.outputs)
+    assert not takes_arrays(frames_only, view.inputs, view.outputs)
+    assert not takes_arrays(different, view.inputs, view.outputs)
 
 
 def test_a_reader_that_differs_from_feast_is_dropped_at_start_up(client):
