@@ -101,15 +101,16 @@ class BetaGeo(BaseEstimator):
         self.n_customers_ = len(x)
         return self
 
-    def expected_purchases(self, X: np.ndarray, t: float | None = None) -> np.ndarray:
-        """E[purchases in (T, T + t] | x, t_x, T] (``t`` defaults to ``horizon``)."""
+    def expected_purchases(self, X: np.ndarray, t: float | None = None, alive: np.ndarray | None = None) -> np.ndarray:
+        """E[purchases in (T, T + t] | x, t_x, T] (``t`` defaults to ``horizon``; ``alive``: the
+        rows' :meth:`p_alive` when the caller has it)."""
         x, t_x, T = _columns(np.asarray(X, dtype=np.float64)[:, :3], 3, "(frequency, recency, T)")
         t = self.horizon if t is None else float(t)
         r, alpha, a, b = self.params_
         z = t / (alpha + T + t)
         head = (a + b + x - 1) / (a - 1)
         body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
-        return np.clip(head * body * self.p_alive(X), 0.0, None)
+        return np.clip(head * body * (self.p_alive(X) if alive is None else alive), 0.0, None)
 
     def p_alive(self, X: np.ndarray) -> np.ndarray:
         """P(the customer is still active at T | x, t_x, T)."""
@@ -120,14 +121,14 @@ class BetaGeo(BaseEstimator):
         log_odds = np.log(a) - np.log(np.where(repeat, b + x - 1, 1.0)) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
         return np.where(repeat, expit(-log_odds), 1.0)
 
-    def p_purchase(self, X: np.ndarray, t: float | None = None) -> np.ndarray:
+    def p_purchase(self, X: np.ndarray, t: float | None = None, alive: np.ndarray | None = None) -> np.ndarray:
         """P(at least one purchase in (T, T + t] | x, t_x, T) = P(alive) x (1 - P(no purchase | alive)),
         the rate's posterior being gamma(r + x, alpha + T) (``t`` defaults to ``horizon``)."""
         x, _, T = _columns(np.asarray(X, dtype=np.float64)[:, :3], 3, "(frequency, recency, T)")
         t = self.horizon if t is None else float(t)
         r, alpha, _, _ = self.params_
         none_if_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-        return np.clip(self.p_alive(X) * (1.0 - none_if_alive), 0.0, 1.0)
+        return np.clip((self.p_alive(X) if alive is None else alive) * (1.0 - none_if_alive), 0.0, 1.0)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Expected purchases in the next ``horizon`` time units."""
@@ -225,7 +226,8 @@ class BTYDSpend(BaseEstimator):
         """(n, 3): expected purchases in ``horizon``, P(alive), expected order value."""
         cols = _columns(X, 4, "(frequency, recency, T, monetary)")
         rft = np.c_[cols[0], cols[1], cols[2]]
-        return np.c_[self.bgnbd_.expected_purchases(rft), self.bgnbd_.p_alive(rft),
+        alive = self.bgnbd_.p_alive(rft)  # once: expected purchases are P(alive) x E[purchases | alive]
+        return np.c_[self.bgnbd_.expected_purchases(rft, alive=alive), alive,
                      self.gamma_gamma_.predict(np.c_[cols[0], cols[3]])]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -287,5 +289,5 @@ def btyd_outputs(model: "BTYDSpend", stats: np.ndarray) -> np.ndarray:
     out = np.full((len(X), len(OUTPUTS)), np.nan)
     if customer.any():
         t = model.transform(X[customer])
-        out[customer] = np.c_[t, t[:, 0] * t[:, 2], model.bgnbd_.p_purchase(X[customer, :3])]
+        out[customer] = np.c_[t, t[:, 0] * t[:, 2], model.bgnbd_.p_purchase(X[customer, :3], alive=t[:, 1])]
     return out

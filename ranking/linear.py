@@ -97,8 +97,10 @@ class LinearReference(BaseEstimator):
         return (self._impute(Z) - self.mean_) / self.scale_
 
     def decision_function(self, Z: np.ndarray) -> np.ndarray:
-        """Linear scores ``Z_std · W + b`` (one column per class for the tier)."""
-        return self._design(Z) @ self.coef_.T + self.intercept_
+        """Linear scores ``Z_std · W + b`` (one column per class for the tier); one BLAS thread, so
+        the scores do not depend on the machine's thread count (see ``TextProjector.transform``)."""
+        with threadpool_limits(limits=1):
+            return self._design(Z) @ self.coef_.T + self.intercept_
 
     def predict(self, Z: np.ndarray) -> np.ndarray:
         """Purchasing power (>= 0) or the most probable class index."""

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
 from ranking.dataset import EMBEDDING_SUFFIX
 
@@ -77,7 +78,8 @@ class TextProjector(BaseEstimator, TransformerMixin):
         if k == 0:
             self.components_[view], self.mean_[view] = np.empty((0, d)), np.zeros(d)
             return
-        pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=self.seed).fit(mat)
+        with threadpool_limits(limits=1):  # see transform
+            pca = PCA(n_components=k, svd_solver="covariance_eigh", random_state=self.seed).fit(mat)
         self.components_[view] = pca.components_.astype(np.float64)
         self.mean_[view] = pca.mean_.astype(np.float64)
 
@@ -87,7 +89,11 @@ class TextProjector(BaseEstimator, TransformerMixin):
 
     def transform(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Projected, L2-normalised columns; NaN where a row has no vector for that view."""
-        parts = [self._transform_view(v, frame[f"{v}{EMBEDDING_SUFFIX}"]) for v in self.views]
+        # One BLAS thread, as in the fit: a threaded BLAS sums in an order that depends on its thread
+        # count, so a Ray worker (one thread) and a local run (two) differed in the last bits, which
+        # the linear reference's GLM amplified to 1e-7 (test_engine_ray_runs_..._like_local).
+        with threadpool_limits(limits=1):
+            parts = [self._transform_view(v, frame[f"{v}{EMBEDDING_SUFFIX}"]) for v in self.views]
         out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=range(len(frame)))
         out.index = frame.index
         return out
