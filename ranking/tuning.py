@@ -118,8 +118,9 @@ def simplest_within_one_se(boosters: list[lgb.Booster], row_losses: Callable[[lg
     among trials whose weighted mean validation loss is within one standard error of the best's,
     the one with the fewest leaves. Returns its index and what decided it.
 
-    Why for serving: every served prediction is explained with TreeSHAP, whose cost grows with the
-    leaves walked; a model 10x larger for a validation loss inside the noise only costs latency."""
+    Why for serving: every served prediction walks these trees (and, under ``reasons: treeshap``,
+    explains them with TreeSHAP, whose cost grows with the leaves walked); a model 10x larger for a
+    validation loss inside the noise only costs latency."""
     w = np.asarray(weights, dtype=np.float64)
     means, ses = [], []
     for booster in boosters:

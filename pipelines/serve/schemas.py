@@ -29,8 +29,8 @@ class PredictRequest(BaseModel):
                                                "in request order.", examples=[["u000042", "u000043"]])
     as_of: datetime | None = Field(None, description="Time of the time-relative features (tenure, days since "
                                                      "the last order); default: now. A naive time is UTC.")
-    reasons: bool = Field(True, description="Explain both answers (`reasons`, `tier_reasons`: TreeSHAP, about a third "
-                                            "of a single-user request's server time on the demo run). false leaves "
+    reasons: bool = Field(True, description="Explain both answers (`reasons`, `tier_reasons`: path contributions, or TreeSHAP "
+                                            "for a run trained with train.reasons: treeshap). false leaves "
                                             "both lists empty and `tier_reasons_class` null; the numbers are the same.")
 
 

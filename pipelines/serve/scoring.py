@@ -141,7 +141,7 @@ class FastScorer:
 
     def predict(self, data: Columns, k: int = 3, reasons: bool = True) -> Outputs:
         """Same numbers as ``TwoStageModel.predict`` (LightGBM model, top-``k`` grouped reasons);
-        ``reasons=False`` skips the TreeSHAP calls and leaves the reason lists empty."""
+        ``reasons=False`` skips the explanations and leaves the reason lists empty."""
         m = self.model
         Z = self.design(data)
         pp = gbm.predict_selected(m.pp_boosters_, m.pp_objective_, m.pp_info_, Z)
