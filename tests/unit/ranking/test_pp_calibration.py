@@ -144,9 +144,9 @@ class _Counting:
 def test_an_ensemble_predicts_each_booster_once_when_one_members_p_buy_sharpens_another():
     names = NAMES + [gbm.P_BUY_COLUMN]
     X, y = _with_btyd_p(600, 8, 0.45)
-    Xv, _ = _with_btyd_p(300, 9, 0.45)
+    Xv, yv = _with_btyd_p(300, 9, 0.45)
     p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=60, split="user")
-    boosters, _, info = gbm.fit_purchasing_power(X, y, Xv, _, names, p)
+    boosters, _, info = gbm.fit_purchasing_power(X, y, Xv, yv, names, p)
     sharp = {**info, "tweedie": {**info["tweedie"], "sharpen": 2.0, "p_source": "ziln"},
              "ensemble": {**info.get("ensemble", {}), "members": ["ziln", "tweedie"]}}
     want = np.mean([gbm.predict_pp(boosters["ziln"], "ziln", Xv, info["ziln"]["best_iteration"], sharp["ziln"]),
