@@ -63,20 +63,10 @@ class TwoStageModel(BaseEstimator):
             on_fit: Callable[[], None] | None = None) -> "TwoStageModel":
         """Fit projection on train rows with vectors, then every model, early-stopped on ``valid``.
         ``on_fit`` (a fit parameter, not state) is called after every LightGBM fit, for progress."""
-        names = None if self.feature_names is None else list(self.feature_names)
         self.__dict__.pop("_path_tables", None)  # built from the boosters this fit replaces
-        self.spec_ = infer_feature_spec(train, names).restrict(self.feature_set)
-        if not self.spec_.text_views and not self.spec_.y_features:
-            raise ValueError(f"feature set {self.feature_set!r} has no model inputs in this frame")
+        self.fit_inputs(train)
         p = self.params
-        self.projector_ = (TextProjector(self.spec_.text_views, p.projection, p.projection_dims, p.seed).fit(train)
-                           if self.spec_.text_views else None)
-        self.btyd_, btyd_note = self._fit_btyd(train)
         Ztr, Zva = self.design(train), self.design(valid)
-        self.feature_columns_ = list(Ztr.columns)
-        self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
-                        **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
-        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
         self._fit_pp(Ztr.to_numpy(), pp_labels(train), Zva.to_numpy(), pp_labels(valid), on_fit,
                      *(f["user_id"].to_numpy() if "user_id" in f else None for f in (train, valid)))
         self._fit_tier(Ztr.to_numpy(), tier_labels(train, len(p.tiers)), Zva.to_numpy(),
@@ -86,6 +76,25 @@ class TwoStageModel(BaseEstimator):
                                + (", multinomial logistic tier" if self.linear_tier_ is not None else "")
                                + f" (median imputation + missing indicators, standardised; at most "
                                f"{self.linear_pp_.max_rows} seeded training rows)")
+        return self
+
+    def fit_inputs(self, train: pd.DataFrame) -> "TwoStageModel":
+        """The input stage of :meth:`fit` alone, on the training rows: the feature spec, the text
+        projection and BTYD, after which :meth:`design` builds Z (bench/demo_spend.py studies the
+        spend models on it)."""
+        names = None if self.feature_names is None else list(self.feature_names)
+        self.__dict__.pop("feature_columns_", None)  # a previous fit's columns would filter the BTYD outputs
+        self.spec_ = infer_feature_spec(train, names).restrict(self.feature_set)
+        if not self.spec_.text_views and not self.spec_.y_features:
+            raise ValueError(f"feature set {self.feature_set!r} has no model inputs in this frame")
+        p = self.params
+        self.projector_ = (TextProjector(self.spec_.text_views, p.projection, p.projection_dims, p.seed).fit(train)
+                           if self.spec_.text_views else None)
+        self.btyd_, btyd_note = self._fit_btyd(train)
+        self.feature_columns_ = list(self.design(train.head(1)).columns)
+        self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
+                        **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
+        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
         return self
 
     def _fit_btyd(self, train: pd.DataFrame) -> tuple[btyd.BTYDSpend | None, str | None]:

@@ -157,3 +157,19 @@ def test_an_ensemble_predicts_each_booster_once_when_one_members_p_buy_sharpens_
     counting = {o: _Counting(b) for o, b in boosters.items()}
     np.testing.assert_allclose(gbm.predict_selected(counting, "ensemble", sharp, Xv), want)
     assert counting["ziln"].calls == 1 and counting["tweedie"].calls == 1
+
+
+def test_the_likelihood_candidates_start_from_their_regularised_first_trials():
+    """Tweedie and ZILN's first trial (the whole fit under trials 0) is their own slower, smaller
+    one; log1p-L2 keeps the shared defaults."""
+    from ranking.tuning import DEFAULTS
+
+    X, y = _data(300, 12)
+    Xv, yv = _data(100, 13)
+    p = TrainParams(seed=0, trials=0, num_threads=1, num_boost_round=60, split="time")
+    _, _, info = gbm.fit_purchasing_power(X, y, Xv, yv, NAMES, p)
+    for objective in ("tweedie", "ziln"):
+        assert info[objective]["params"] == {**DEFAULTS, **gbm.PP_OBJECTIVES[objective]["defaults"]}
+        assert info[objective]["params"]["learning_rate"] < DEFAULTS["learning_rate"]
+        assert info[objective]["params"]["num_leaves"] < DEFAULTS["num_leaves"]
+    assert info["log1p_l2"]["params"] == DEFAULTS

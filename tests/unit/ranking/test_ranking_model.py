@@ -42,6 +42,19 @@ def test_refit_is_deterministic(split, model):
     assert model.pp_info_ == again.pp_info_
 
 
+def test_fit_inputs_alone_gives_the_design_the_full_fit_trains_on(split, model):
+    inputs = TwoStageModel(PARAMS, "XY").fit_inputs(split.train)
+    assert inputs.feature_columns_ == model.feature_columns_ and inputs.groups_ == model.groups_
+    assert not hasattr(inputs, "pp_boosters_")
+    pd.testing.assert_frame_equal(inputs.design(split.test), model.design(split.test), check_exact=True)
+
+
+def test_a_second_fit_takes_its_btyd_columns_from_the_new_rows_not_the_old_model(split):
+    est = TwoStageModel(PARAMS, "Y").fit_inputs(split.train)
+    est.feature_columns_ = [c for c in est.feature_columns_ if c != "btyd_p_buy"]  # as a model saved before it
+    assert "btyd_p_buy" in est.fit_inputs(split.train).feature_columns_
+
+
 def test_save_load_gives_identical_predictions(tmp_path, split, model):
     save_model_files(tmp_path, model)
     loaded = load_model(tmp_path)
