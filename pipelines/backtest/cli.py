@@ -41,21 +41,23 @@ def backtest(
             "horizon_days": cfg.horizon_days, "trials": cfg.train.trials}
     path = save_backtest(cfg, out, args)
     print_summary(out["summaries"], out["timings"], cfg.train.trials)
+    print_losses(out["losses"], out["rule"])
     console.print(f"report: {path / 'report.html'}")
 
 
 def print_summary(summaries: list[dict[str, Any]], timings: dict[str, float], trials: int) -> None:
-    """Per cutoff: counts and model vs persistence; then when the model should have been retrained."""
+    """Per cutoff: counts and model vs persistence and BTYD; then when the model should have been retrained."""
     from rich.table import Table
 
-    table = Table(title=f"backtest (trials={trials}): LightGBM vs persistence on scored users")
-    for name in ("cutoff", "n_train", "n_scored", "pp gini", "persist.", "pp rmse", "persist.", "tier qwk",
-                 "persist.", "max PSI"):
+    table = Table(title=f"backtest (trials={trials}): LightGBM vs persistence and BTYD on scored users")
+    for name in ("cutoff", "n_train", "n_scored", "pp gini", "persist.", "BTYD", "pp rmse", "persist.", "BTYD",
+                 "pred/true", "tier qwk", "persist.", "max PSI"):
         table.add_column(name, justify="left" if name == "cutoff" else "right")
     for s in summaries:
         table.add_row(s["cutoff"][:10], f"{s['n_train']:,}", f"{s['n_scored']:,}",
-                      *(_num(s.get(k)) for k in ("pp_gini", "pp_gini_persistence", "pp_rmse", "pp_rmse_persistence",
-                                                 "tier_qwk", "tier_qwk_persistence", "max_feature_psi")))
+                      *(_num(s.get(k)) for k in ("pp_gini", "pp_gini_persistence", "pp_gini_btyd", "pp_rmse",
+                                                 "pp_rmse_persistence", "pp_rmse_btyd", "pp_mean_ratio", "tier_qwk",
+                                                 "tier_qwk_persistence", "max_feature_psi")))
     console.print(table)
     for s in summaries:
         if s["retrain"]:
@@ -64,6 +66,16 @@ def print_summary(summaries: list[dict[str, Any]], timings: dict[str, float], tr
         console.print("no drift or metric drop above the thresholds: no retrain needed within this range")
     console.print(f"retrieval {timings['retrieval_s']:.1f} s, fitting {timings['fit_s']:.1f} s, "
                   f"scoring {timings['score_s']:.1f} s, total {timings['total_s']:.1f} s")
+
+
+def print_losses(losses: list[str], rule: str) -> None:
+    """Say plainly where the main spend model lost to a baseline over the cutoffs, by train's rule."""
+    if not losses:
+        console.print("the main spend model is at least as good as every baseline at every cutoff")
+        return
+    console.print(f"[bold yellow]The main spend model loses to a baseline ({rule}):[/]")
+    for line in losses:
+        console.print(f"  [yellow]{line}[/]")
 
 
 def _num(value: float | None) -> str:

@@ -29,11 +29,13 @@ from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
 from ranking import fairness
 from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
+from pipelines.backtest.verdicts import cutoff_verdict, plain_losses
 from ranking.evaluation import (btyd_predictions, fallback_tier, model_predictions, persistence_predictions,
                                 prediction_frame, score, segment_masks)
 from pipelines.common.times import cutoff_range
 from pipelines.backtest.leak_guard import (LeakageError, check_encoder_labels, check_feature_timestamps,
                                           check_label_availability, feature_ts_columns)
+from ranking.gate import GateRule
 from ranking.model import TwoStageModel, fit_two_stage
 from ranking.metrics import headline
 from ranking.params import TrainParams
@@ -172,14 +174,17 @@ def drift_rows(model: TwoStageModel, pool: pd.DataFrame, Z: pd.DataFrame, preds:
 
 
 def _cutoff_task(cutoff: pd.Timestamp, frame: pd.DataFrame, plan: BacktestPlan, params: TrainParams,
-                 feature_names: list[str], psi_threshold: float, fair: Any = None) -> CutoffResult:
+                 feature_names: list[str], psi_threshold: float, fair: Any = None,
+                 rule: GateRule = GateRule()) -> CutoffResult:
     """:func:`run_cutoff` with the cutoff first: the unit of work of one (Ray) task."""
-    return run_cutoff(frame, plan, cutoff, params, feature_names, psi_threshold, fair)
+    return run_cutoff(frame, plan, cutoff, params, feature_names, psi_threshold, fair, rule)
 
 
 def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, params: TrainParams,
-               feature_names: list[str], psi_threshold: float, fair: Any = None) -> CutoffResult:
-    """Guard, fit, score and measure drift at one cutoff, from the already retrieved ``frame``."""
+               feature_names: list[str], psi_threshold: float, fair: Any = None,
+               rule: GateRule = GateRule()) -> CutoffResult:
+    """Guard, fit, score and measure drift at one cutoff, from the already retrieved ``frame``; the
+    main spend model's verdict against the baselines by ``rule`` (``train``'s gate) in the summary."""
     ts = frame["event_timestamp"]
     pool = frame[ts.isin(plan.training_cutoffs(cutoff))].reset_index(drop=True)
     scored = frame[ts == cutoff].reset_index(drop=True)
@@ -200,8 +205,11 @@ def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, pa
     metrics = score(preds, scored, params)
     drift = drift_rows(model, pool, Z, preds).assign(cutoff=cutoff)
     summary = _summary(cutoff, pool, scored, metrics, drift, psi_threshold)
+    judged = cutoff_verdict(metrics["purchasing_power"], model.feature_set, rule)
     summary.update(fit_s=fit_s, score_s=time.perf_counter() - t0 - fit_s, feature_set=model.feature_set,
-                   dropped_views=empty_views)
+                   dropped_views=empty_views, verdict=judged,
+                   pp_mean_ratio=None if judged is None else judged["mean_ratio"],
+                   gate_passed=None if judged is None else judged["passed"])
     predictions = prediction_frame(scored, preds, params)
     if fair is not None:  # calibration and error per segment of the scored users (their realised outcomes)
         summary["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(scored, model.spec_),
@@ -251,11 +259,11 @@ def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestam
     progress.finish("backtest: point-in-time retrieval")
     progress.start("backtest: cutoffs (train, score, evaluate)", len(plan.cutoffs))
     retrieval_s = time.perf_counter() - t0
-    params = TrainParams.from_config(cfg)
+    params, rule = TrainParams.from_config(cfg), GateRule.from_config(cfg)
     # Each cutoff is independent given the one retrieved frame: Ray tasks under engine: ray
     # (the frame goes to the object store once), in order here otherwise; same results either way.
     parts = map_tasks(cfg, _cutoff_task, list(plan.cutoffs), frame, plan, params, names, cfg.backtest.psi_threshold,
-                      cfg.fairness)
+                      cfg.fairness, rule)
     for part in parts:
         s = part.summary
         if s["dropped_views"]:  # counts and times per cutoff are in the summary table
@@ -267,7 +275,9 @@ def run_backtest(cfg: PowerTierConfig, store: "FeatureStore", start: pd.Timestam
     return {"plan": plan, "summaries": summaries, "timings": timings, "entity_rows": int(len(frame)),
             "results": pd.concat([p.results for p in parts], ignore_index=True),
             "predictions": pd.concat([p.predictions for p in parts], ignore_index=True),
-            "drift": pd.concat([p.drift for p in parts], ignore_index=True), "notes": parts[-1].notes}
+            "drift": pd.concat([p.drift for p in parts], ignore_index=True), "notes": parts[-1].notes,
+            "rule": rule.describe(),
+            "losses": plain_losses([s["cutoff"] for s in summaries], [s["verdict"] for s in summaries], rule)}
 
 
 def advise(summaries: list[dict[str, Any]], psi_threshold: float, metric_drop: float) -> list[dict[str, Any]]:
@@ -296,6 +306,7 @@ def save_backtest(cfg: PowerTierConfig, out: dict[str, Any], args: dict[str, Any
         info = {"id": bt_id, "created_at": pd.Timestamp.now(tz="UTC").isoformat(), "args": args,
                 "cutoffs": [c.isoformat() for c in out["plan"].cutoffs], "entity_rows": out["entity_rows"],
                 "summaries": out["summaries"], "timings": out["timings"], "notes": out["notes"],
+                "rule": out["rule"], "losses": out["losses"],
                 "psi_threshold": cfg.backtest.psi_threshold, "metric_drop": cfg.backtest.metric_drop,
                 "ageing_inputs": list(AGEING_INPUTS)}
         write_json(info, tmp / "backtest.json")

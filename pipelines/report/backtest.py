@@ -17,7 +17,7 @@ OVER_TIME = (("purchasing_power", ("gini", "rmse", "spearman", "top10_share")),
 COUNT_COLUMNS = (("n_train", "training examples"), ("n_train_users", "training users"), ("n_scored", "scored users"))
 METRIC_COLUMNS = (("pp_gini", "pp gini"), ("pp_gini_persistence", "persistence"), ("pp_gini_btyd", "BTYD"),
                   ("pp_rmse", "pp rmse"), ("pp_rmse_persistence", "persistence"), ("pp_rmse_btyd", "BTYD"),
-                  ("tier_qwk", "tier qwk"),
+                  ("pp_mean_ratio", "mean pred / truth"), ("tier_qwk", "tier qwk"),
                   ("tier_qwk_persistence", "persistence"), ("prediction_psi", "prediction PSI"))
 AGEING_NOTE = ("Ageing inputs ({names}) grow with the calendar for every user: tenure and lifetime totals of a "
                "young, growing user base are higher at each new cutoff whether or not behaviour changed, so "
@@ -77,6 +77,23 @@ def drift_section(summary: pd.DataFrame, drift: pd.DataFrame, cutoffs: list[pd.T
                    notes=[] if rows else [f"No input or prediction above PSI {threshold}."])
 
 
+def baselines_section(summary: pd.DataFrame, rule: str, losses: Sequence[str]) -> Section:
+    """Per cutoff and baseline: the main spend model's wins, the metrics it lost, and train's gate."""
+    rows = []
+    for r in summary.to_dict("records"):
+        v, day = r.get("verdict"), pd.Timestamp(r["cutoff"]).date().isoformat()
+        if not isinstance(v, dict):
+            rows.append([day, "–", "no main model", "", ""])
+            continue
+        for name, c in v["baselines"].items():
+            won = "skipped: " + c["skipped"] if "skipped" in c else f"{c['wins']} of {c['compared']}"
+            rows.append([day, name, won, ", ".join(c.get("losses", [])) or "–", "yes" if v["passed"] else "no"])
+    intro = f"The main spend model against each baseline at each cutoff, by train's rule: {rule}."
+    table = Table(["cutoff", "baseline", "at least as good on", "loses on", "gate passed"], rows)
+    beat = [] if losses else ["The main spend model is at least as good as every baseline at every cutoff."]
+    return Section("Against the baselines", intro, [table], notes=beat, flags=list(losses))
+
+
 def summary_section(summary: pd.DataFrame, ageing: Sequence[str]) -> Section:
     """One row per cutoff: counts, headline metrics vs persistence, drift, retrain advice."""
     headers = ["cutoff", *[label for _, label in COUNT_COLUMNS], *[label for _, label in METRIC_COLUMNS],
@@ -117,7 +134,8 @@ def build_page(results: pd.DataFrame, summary: pd.DataFrame, drift: pd.DataFrame
             "whose label windows closed by the cutoff and scores every user signed up by it.")
     advised = [f"{pd.Timestamp(r['cutoff']).date().isoformat()}: {'; '.join(r['retrain'])}"
                for r in summary.to_dict("records") if r.get("retrain")]
-    sections = [summary_section(summary, ageing), metrics_section(results, cutoffs),
+    sections = [baselines_section(summary, info.get("rule", ""), info.get("losses", [])),
+                summary_section(summary, ageing), metrics_section(results, cutoffs),
                 counts_section(summary, cutoffs),
                 drift_section(summary, drift, cutoffs, float(info.get("psi_threshold", 0.2)), ageing),
                 *_fairness(summary), *info.get("extra_sections", [])]

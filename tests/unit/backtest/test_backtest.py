@@ -120,6 +120,14 @@ def test_cli_end_to_end(backtest_ws):
     assert json.loads((out / "config.json").read_text())["train"]["trials"] == 0
     html = (out / "report.html").read_text()
     assert html.count("<svg") >= 5 and "persistence" in html and "PSI" in html
+    # The verdicts against the baselines, by train's rule: stored, printed, and on the page.
+    info = json.loads((out / "backtest.json").read_text())
+    assert info["rule"].startswith("promote if") and isinstance(info["losses"], list)
+    assert all(s["verdict"]["main"].startswith("lightgbm") for s in info["summaries"])
+    said = info["losses"] or ["the main spend model is at least as good as every baseline at every cutoff"]
+    flat = " ".join(result.output.split())
+    assert all(" ".join(line.split())[:60] in flat for line in said), said
+    assert "Against the baselines" in html and "BTYD" in result.output
     assert pd.read_parquet(out / "results.parquet")["cutoff"].nunique() == len(cutoffs())
 
 
