@@ -8,9 +8,12 @@ closed by t (the latest of them validates, ``pipelines.backtest.job.train_valid`
 member it prints the validation scale it applied, the scale that would have made its test mean
 equal the truth (``needed``) and its training rows' in-sample scale; then the ensemble's test
 MAE / RMSE / R² and mean ratio as fitted, rescaled to the true mean (an oracle, for diagnosis
-only), and BTYD's.
+only), and BTYD's. ``--validation purged`` trains instead only on the cutoffs whose labels closed
+by the validation cutoff (no training label overlaps the validation window, as none overlaps the
+test window), to see whether the scale then transfers.
 
     .venv/bin/python bench/time_calibration.py --workspace data --trials 1
+    .venv/bin/python bench/time_calibration.py --workspace data --trials 1 --from 2025-11-26 --validation purged
 
 Model quality, not timing: the machine's load does not change the figures.
 """
@@ -45,15 +48,27 @@ def frame_and_params(workspace: Path, trials: int) -> tuple[pd.DataFrame, list[s
     return frame, features, dataclasses.replace(TrainParams.from_config(cfg), trials=trials), cfg.horizon_days
 
 
-def one_cutoff(frame: pd.DataFrame, features: list[str], p, horizon: int, t: pd.Timestamp) -> dict:
-    """Fit on the cutoffs whose labels closed by ``t``; the scales and the test metrics at ``t``."""
+def split_pool(pool: pd.DataFrame, p, horizon: int, validation: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, valid): the backtest's split (the latest cutoff validates), or ``purged`` (train only
+    on cutoffs whose label windows closed by the validation cutoff)."""
     from pipelines.backtest.job import train_valid
+
+    if validation == "latest":
+        return train_valid(pool, p)
+    ts = pool["event_timestamp"]
+    v = ts.max()
+    return pool[ts <= v - pd.Timedelta(days=horizon)].reset_index(drop=True), pool[ts == v].reset_index(drop=True)
+
+
+def one_cutoff(frame: pd.DataFrame, features: list[str], p, horizon: int, t: pd.Timestamp,
+               validation: str = "latest") -> dict:
+    """Fit on the cutoffs whose labels closed by ``t``; the scales and the test metrics at ``t``."""
     from ranking.evaluation import btyd_predictions
     from ranking.metrics import regression_metrics
     from ranking.model import fit_two_stage, pp_labels
 
     ts = frame["event_timestamp"]
-    train, valid = train_valid(frame[ts <= t - pd.Timedelta(days=horizon)].reset_index(drop=True), p)
+    train, valid = split_pool(frame[ts <= t - pd.Timedelta(days=horizon)].reset_index(drop=True), p, horizon, validation)
     scored = frame[ts == t].reset_index(drop=True)
     model = fit_two_stage(train, valid, p, features)
     y, ytr = pp_labels(scored), pp_labels(train)
@@ -78,6 +93,8 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, default=Path("data"), help="a trained workspace (make demo)")
     ap.add_argument("--trials", type=int, default=1, help="Optuna trials per model (make demo's backtest: 1)")
     ap.add_argument("--from", dest="first", default="2025-09-27", help="first test cutoff (UTC date)")
+    ap.add_argument("--validation", choices=("latest", "purged"), default="latest",
+                    help="latest: the backtest's split; purged: no training label overlaps the validation window")
     a = ap.parse_args()
     frame, features, p, horizon = frame_and_params(a.workspace, a.trials)
     tests = [t for t in sorted(frame["event_timestamp"].unique()) if t >= pd.Timestamp(a.first, tz="UTC")]
@@ -86,7 +103,7 @@ def main() -> None:
           + " | fitted MAE / RMSE / R² / ratio | oracle-scaled | BTYD |")
     print("|---" * (4 + len(MEMBERS) + 3) + "|")
     for t in tests:
-        r = one_cutoff(frame, features, p, horizon, t)
+        r = one_cutoff(frame, features, p, horizon, t, a.validation)
         cells = [" / ".join(f"{v:.3f}" for v in r[o]) for o in MEMBERS]
         cells += [f"{m[0]:.2f} / {m[1]:.1f} / {m[2]:.3f} / {m[3]:.3f}" for m in (r["fitted"], r["oracle"], r["btyd"])]
         print(f"| {r['test']} | {r['valid']} | {r['cutoffs']} | {'yes' if r['season'] else 'no'} | "
