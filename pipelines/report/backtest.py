@@ -89,7 +89,7 @@ def baselines_section(summary: pd.DataFrame, rule: str, losses: Sequence[str]) -
             won = "skipped: " + c["skipped"] if "skipped" in c else f"{c['wins']} of {c['compared']}"
             rows.append([day, name, won, ", ".join(c.get("losses", [])) or "–", "yes" if v["passed"] else "no"])
     intro = f"The main spend model against each baseline at each cutoff, by train's rule: {rule}."
-    table = Table(["cutoff", "baseline", "at least as good on", "loses on", "gate passed"], rows)
+    table = Table(["cutoff", "baseline", "at least as good on", "loses on", "cutoff passes the gate"], rows)
     beat = [] if losses else ["The main spend model is at least as good as every baseline at every cutoff."]
     return Section("Against the baselines", intro, [table], notes=beat, flags=list(losses))
 
