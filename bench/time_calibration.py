@@ -8,12 +8,11 @@ closed by t (the latest of them validates, ``pipelines.backtest.job.train_valid`
 member it prints the validation scale it applied, the scale that would have made its test mean
 equal the truth (``needed``) and its training rows' in-sample scale; then the ensemble's test
 MAE / RMSE / R² and mean ratio as fitted, rescaled to the true mean (an oracle, for diagnosis
-only), and BTYD's. ``--validation purged`` trains instead only on the cutoffs whose labels closed
-by the validation cutoff (no training label overlaps the validation window, as none overlaps the
-test window), to see whether the scale then transfers.
+only), and BTYD's. ``--validation latest,purged`` adds, interleaved at each cutoff, a fit trained
+only on the cutoffs whose labels closed by the validation cutoff (no training label overlaps the
+validation window, as none overlaps the test window), to see whether the scale then transfers.
 
-    .venv/bin/python bench/time_calibration.py --workspace data --trials 1
-    .venv/bin/python bench/time_calibration.py --workspace data --trials 1 --from 2025-11-26 --validation purged
+    .venv/bin/python bench/time_calibration.py --workspace data --trials 1 --validation latest,purged
 
 Model quality, not timing: the machine's load does not change the figures.
 """
@@ -72,16 +71,16 @@ def one_cutoff(frame: pd.DataFrame, features: list[str], p, horizon: int, t: pd.
     scored = frame[ts == t].reset_index(drop=True)
     model = fit_two_stage(train, valid, p, features)
     y, ytr = pp_labels(scored), pp_labels(train)
-    Z, Ztr = model.design(scored)[~np.isnan(y)], model.design(train)[~np.isnan(ytr)]
-    y, ytr = y[~np.isnan(y)], ytr[~np.isnan(ytr)]
-    row = {"test": t.date(), "valid": valid["event_timestamp"].max().date(),
+    keep, keep_tr = ~np.isnan(y), ~np.isnan(ytr)
+    Z, Ztr, y, ytr = model.design(scored)[keep], model.design(train)[keep_tr], y[keep], ytr[keep_tr]
+    row = {"test": t.date(), "valid": valid["event_timestamp"].max().date(), "validation": validation,
            "cutoffs": train["event_timestamp"].nunique(), "season": model.pp_info_["tweedie"].get("season") is not None}
     for o in MEMBERS:
         s = model.pp_info_[o]["scale"]
         row[o] = (s, s * y.mean() / model.predict_pp_z(Z, objective=o).mean(),
                   s * ytr.mean() / model.predict_pp_z(Ztr, objective=o).mean())
     ens = model.predict_pp_z(Z)
-    btyd = btyd_predictions({model.feature_set: model}, model.feature_set, scored)[~np.isnan(pp_labels(scored))]
+    btyd = btyd_predictions({model.feature_set: model}, model.feature_set, scored)[keep]
     for name, pred in (("fitted", ens), ("oracle", ens * y.mean() / ens.mean()), ("btyd", btyd)):
         m = regression_metrics(y, pred)
         row[name] = (m["mae"], m["rmse"], m["r2"], pred.mean() / y.mean())
@@ -93,21 +92,30 @@ def main() -> None:
     ap.add_argument("--workspace", type=Path, default=Path("data"), help="a trained workspace (make demo)")
     ap.add_argument("--trials", type=int, default=1, help="Optuna trials per model (make demo's backtest: 1)")
     ap.add_argument("--from", dest="first", default="2025-09-27", help="first test cutoff (UTC date)")
-    ap.add_argument("--validation", choices=("latest", "purged"), default="latest",
-                    help="latest: the backtest's split; purged: no training label overlaps the validation window")
+    ap.add_argument("--validation", default="latest",
+                    help="comma-separated: latest (the backtest's split), purged (no training label overlaps the "
+                         "validation window); each cutoff runs every mode in turn")
     a = ap.parse_args()
+    modes = a.validation.split(",")
+    if not set(modes) <= {"latest", "purged"}:
+        ap.error(f"--validation: modes are latest and purged, got {a.validation!r}")
     frame, features, p, horizon = frame_and_params(a.workspace, a.trials)
     tests = [t for t in sorted(frame["event_timestamp"].unique()) if t >= pd.Timestamp(a.first, tz="UTC")]
-    print("| test | valid | train cutoffs | seasonal level | " + " | ".join(
+    print("| test | validation | valid | train cutoffs | seasonal level | " + " | ".join(
         f"{o} scale / needed / in-sample" for o in MEMBERS)
           + " | fitted MAE / RMSE / R² / ratio | oracle-scaled | BTYD |")
-    print("|---" * (4 + len(MEMBERS) + 3) + "|")
+    print("|---" * (5 + len(MEMBERS) + 3) + "|")
     for t in tests:
-        r = one_cutoff(frame, features, p, horizon, t, a.validation)
-        cells = [" / ".join(f"{v:.3f}" for v in r[o]) for o in MEMBERS]
-        cells += [f"{m[0]:.2f} / {m[1]:.1f} / {m[2]:.3f} / {m[3]:.3f}" for m in (r["fitted"], r["oracle"], r["btyd"])]
-        print(f"| {r['test']} | {r['valid']} | {r['cutoffs']} | {'yes' if r['season'] else 'no'} | "
-              + " | ".join(cells) + " |", flush=True)
+        for mode in modes:
+            print_row(one_cutoff(frame, features, p, horizon, t, mode))
+
+
+def print_row(r: dict) -> None:
+    """One markdown row of :func:`one_cutoff`'s result."""
+    cells = [" / ".join(f"{v:.3f}" for v in r[o]) for o in MEMBERS]
+    cells += [f"{m[0]:.2f} / {m[1]:.1f} / {m[2]:.3f} / {m[3]:.3f}" for m in (r["fitted"], r["oracle"], r["btyd"])]
+    print(f"| {r['test']} | {r['validation']} | {r['valid']} | {r['cutoffs']} | {'yes' if r['season'] else 'no'} | "
+          + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

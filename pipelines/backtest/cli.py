@@ -70,8 +70,10 @@ def print_summary(summaries: list[dict[str, Any]], timings: dict[str, float], tr
 
 def print_losses(losses: list[str], rule: str) -> None:
     """Say plainly where the main spend model lost to a baseline over the cutoffs, by train's rule."""
+    from pipelines.backtest.verdicts import NEVER_LOST
+
     if not losses:
-        console.print("the main spend model is at least as good as every baseline at every cutoff")
+        console.print(NEVER_LOST)
         return
     console.print(f"[bold yellow]The main spend model loses to a baseline ({rule}):[/]")
     for line in losses:

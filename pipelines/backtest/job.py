@@ -208,8 +208,7 @@ def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, pa
     judged = cutoff_verdict(metrics["purchasing_power"], model.feature_set, rule)
     summary.update(fit_s=fit_s, score_s=time.perf_counter() - t0 - fit_s, feature_set=model.feature_set,
                    dropped_views=empty_views, verdict=judged,
-                   pp_mean_ratio=None if judged is None else judged["mean_ratio"],
-                   gate_passed=None if judged is None else judged["passed"])
+                   pp_mean_ratio=None if judged is None else judged["mean_ratio"])  # a column of the tables
     predictions = prediction_frame(scored, preds, params)
     if fair is not None:  # calibration and error per segment of the scored users (their realised outcomes)
         summary["fairness"] = fairness.from_predictions(predictions, params.tiers, segment_masks(scored, model.spec_),

@@ -10,6 +10,7 @@ from typing import Any
 from ranking.gate import HEADLINE, GateRule, verdict
 
 BASELINES = ("persistence", "btyd", "linear")
+NEVER_LOST = "the main spend model is at least as good as every baseline at every cutoff"
 
 
 def cutoff_verdict(pp: dict[str, dict[str, Any]], feature_set: str, rule: GateRule) -> dict[str, Any] | None:
@@ -35,7 +36,7 @@ def _lost_counts(verdicts: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 def plain_losses(cutoffs: list[str], verdicts: list[dict[str, Any] | None], rule: GateRule) -> list[str]:
     """One sentence per baseline the main model lost to at some cutoff (each metric with its count
     of cutoffs), one for mean ratios outside the rule's range, and one for the cutoffs whose model
-    ``train``'s promotion gate would refuse. Empty when it never lost."""
+    ``train``'s promotion gate would refuse. Empty when it never lost (then say :data:`NEVER_LOST`)."""
     judged = [(c[:10], v) for c, v in zip(cutoffs, verdicts) if v is not None]
     if not judged:
         return []

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.backtest.verdicts import NEVER_LOST
 from pipelines.report.fairness import fairness_section, flags
 from pipelines.report.page import Page, Section, Table, charts, count, num, render
 from pipelines.report import svg
@@ -90,7 +91,7 @@ def baselines_section(summary: pd.DataFrame, rule: str, losses: Sequence[str]) -
             rows.append([day, name, won, ", ".join(c.get("losses", [])) or "–", "yes" if v["passed"] else "no"])
     intro = f"The main spend model against each baseline at each cutoff, by train's rule: {rule}."
     table = Table(["cutoff", "baseline", "at least as good on", "loses on", "cutoff passes the gate"], rows)
-    beat = [] if losses else ["The main spend model is at least as good as every baseline at every cutoff."]
+    beat = [] if losses else [NEVER_LOST[0].upper() + NEVER_LOST[1:] + "."]
     return Section("Against the baselines", intro, [table], notes=beat, flags=list(losses))
 
 

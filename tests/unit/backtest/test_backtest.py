@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.storage import feast_store
+from pipelines.backtest.verdicts import NEVER_LOST
 from pipelines.backtest.job import BacktestPlan, plan_backtest, run_backtest, save_backtest
 from pipelines.cli import app
 from pipelines.common.errors import UserError
@@ -124,7 +125,7 @@ def test_cli_end_to_end(backtest_ws):
     info = json.loads((out / "backtest.json").read_text())
     assert info["rule"].startswith("promote if") and isinstance(info["losses"], list)
     assert all(s["verdict"]["main"].startswith("lightgbm") for s in info["summaries"])
-    said = info["losses"] or ["the main spend model is at least as good as every baseline at every cutoff"]
+    said = info["losses"] or [NEVER_LOST]
     flat = " ".join(result.output.split())
     assert all(" ".join(line.split())[:60] in flat for line in said), said
     assert "Against the baselines" in html and "BTYD" in result.output
