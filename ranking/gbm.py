@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import lightgbm as lgb
 import numpy as np
+from sklearn.metrics import log_loss
 from sklearn.utils.class_weight import compute_class_weight
 
 from ranking import ziln
@@ -242,12 +243,6 @@ def p_buy_source(boosters: dict[str, lgb.Booster], info: dict[str, dict[str, Any
     return src
 
 
-def log_loss(buy: np.ndarray, p: np.ndarray) -> float:
-    """Mean binary log loss of P(buy) ``p`` against the buyer indicator."""
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-9, 1 - 1e-9)
-    return -float(np.mean(np.where(buy, np.log(p), np.log1p(-p))))
-
-
 def explained_objective(selected: str, info: dict[str, dict[str, Any]]) -> str:
     """The booster whose contributions explain the main prediction (an ensemble's first member:
     TreeSHAP values of two boosters with different links do not add up to one prediction)."""
@@ -475,7 +470,9 @@ def _shared_p_buy(booster: lgb.Booster, it: int, extra: dict[str, Any], Zva: np.
     """The ZILN booster's P(buy) on the validation rows and out-of-fold on the training rows, when its
     validation log loss beats BTYD's ``btyd_p_buy`` (else None: the others keep BTYD's)."""
     p_va = _model_pp(booster, P_BUY_MODEL, Zva, it, extra)[1]
-    losses = {P_BUY_MODEL: log_loss(yva > 0, p_va), "btyd": log_loss(yva > 0, btyd_p_buy(Zva, extra))}
+    buy = yva > 0
+    losses = {P_BUY_MODEL: float(log_loss(buy, p_va, labels=[False, True])),
+              "btyd": float(log_loss(buy, btyd_p_buy(Zva, extra), labels=[False, True]))}
     if losses[P_BUY_MODEL] >= losses["btyd"]:
         return None
     return {"valid": p_va, "train": None if oof is None else oof_p_buy(oof[0], oof[1], it, extra), "log_loss": losses}
