@@ -30,7 +30,8 @@ METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share")
 
 
 def design(workspace: Path, feature_sets: list[str]) -> dict[str, dict]:
-    """Per feature set: training / validation / test Z, labels and user ids, and the parameters."""
+    """Per feature set: training / validation / test Z, labels and user ids, each row's cutoff, and
+    the parameters."""
     from pipelines.common.config import load_config
     from pipelines.common.workspace import Workspace
     from pipelines.features.frames import data_as_of, default_cutoffs, drop_empty_views, training_frame
@@ -49,12 +50,13 @@ def design(workspace: Path, feature_sets: list[str]) -> dict[str, dict]:
     out = {}
     for fs in feature_sets:
         model = TwoStageModel(p, fs, tuple(features)).fit_inputs(split.train)
-        parts = {}
+        parts, cutoffs = {}, {}
         for name, part in (("tr", split.train), ("va", split.valid), ("te", split.test)):
             y = pp_labels(part)
             keep = ~np.isnan(y)
             parts[name] = (model.design(part).to_numpy()[keep], y[keep], part["user_id"].to_numpy()[keep])
-        out[fs] = {"parts": parts, "names": model.feature_columns_, "params": p}
+            cutoffs[name] = part["event_timestamp"].to_numpy()[keep]
+        out[fs] = {"parts": parts, "cutoffs": cutoffs, "names": model.feature_columns_, "params": p}
     return out
 
 
