@@ -53,16 +53,18 @@ def cutoff_rows(d: dict, pred: dict[str, np.ndarray], top: float) -> list[dict]:
         cut = pd.to_datetime(d["cutoffs"][part], utc=True)
         for c in np.unique(cut):
             m = np.asarray(cut == c)
-            s90, s30 = column(Z[m], names, "spend_90d"), column(Z[m], names, "spend_30d")
+            Zc, yc = Z[m], y[m]
+            s90, s30 = column(Zc, names, "spend_90d"), column(Zc, names, "spend_30d")
             heavy = s90 >= np.quantile(s90, 1 - top)
+            top90 = s90[heavy].sum()
             row = {"part": PARTS[part], "cutoff": pd.Timestamp(c).date().isoformat(), "rows": int(m.sum()),
-                   "mean truth": y[m].mean(), "30d / 90d spend": s30.sum() / max(s90.sum(), 1e-9),
+                   "mean truth": yc.mean(), "30d / 90d spend": s30.sum() / max(s90.sum(), 1e-9),
                    "top rows": int(heavy.sum()), "top spend_90d": s90[heavy].mean(),
-                   "top days since last order": np.nanmean(Z[m][heavy, names.index("days_since_last_order")]),
-                   "top truth / spend_90d": y[m][heavy].sum() / s90[heavy].sum()}
+                   "top days since last order": np.nanmean(Zc[heavy, names.index("days_since_last_order")]),
+                   "top truth / spend_90d": yc[heavy].sum() / top90}
             if part in pred:
-                row["top main / spend_90d"] = pred[part][m][heavy].sum() / s90[heavy].sum()
-                row["top BTYD / spend_90d"] = column(Z[m][heavy], names, "btyd_expected_spend").sum() / s90[heavy].sum()
+                row["top main / spend_90d"] = pred[part][m][heavy].sum() / top90
+                row["top BTYD / spend_90d"] = column(Zc[heavy], names, "btyd_expected_spend").sum() / top90
             rows.append(row)
     return sorted(rows, key=lambda r: r["cutoff"])
 
