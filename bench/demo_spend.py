@@ -29,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share")
 
 
-def design(workspace: Path, feature_sets: list[str]) -> dict[str, dict]:
+def design(workspace: Path, feature_sets: list[str], with_gap: bool = False) -> dict[str, dict]:
     """Per feature set: training / validation / test Z, labels and user ids, each row's cutoff, and
-    the parameters."""
+    the parameters; ``with_gap`` adds part ``gap``: the rows the time split drops between validation
+    and test (their label windows end after the test cutoff; for diagnostics only, never a fit)."""
     from pipelines.common.config import load_config
     from pipelines.common.workspace import Workspace
     from pipelines.features.frames import data_as_of, default_cutoffs, drop_empty_views, training_frame
@@ -47,11 +48,15 @@ def design(workspace: Path, feature_sets: list[str]) -> dict[str, dict]:
     features, _ = drop_empty_views(frame, features)
     p = TrainParams.from_config(cfg)
     split = split_frame(frame, p.split, p.test_fraction, p.horizon_days, p.seed, p.test_cutoffs)
+    named = [("tr", split.train), ("va", split.valid), ("te", split.test)]
+    if with_gap:
+        ts = frame["event_timestamp"]
+        named.append(("gap", frame[(ts > split.valid["event_timestamp"].max()) & (ts < split.test["event_timestamp"].min())]))
     out = {}
     for fs in feature_sets:
         model = TwoStageModel(p, fs, tuple(features)).fit_inputs(split.train)
         parts, cutoffs = {}, {}
-        for name, part in (("tr", split.train), ("va", split.valid), ("te", split.test)):
+        for name, part in named:
             y = pp_labels(part)
             keep = ~np.isnan(y)
             parts[name] = (model.design(part).to_numpy()[keep], y[keep], part["user_id"].to_numpy()[keep])
