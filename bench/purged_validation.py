@@ -31,16 +31,22 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.cutoff_drift import markdown  # noqa: E402
 from bench.demo_spend import METRICS, design  # noqa: E402
 
 LOWER_IS_BETTER = ("mae", "rmse")
 
 
+def label_ends(d: dict) -> pd.Series:
+    """When each training row's label window closes (the split's own rule)."""
+    from ranking.splits import label_available_at
+
+    return label_available_at(pd.DataFrame({"event_timestamp": d["cutoffs"]["tr"]}), d["params"].horizon_days)
+
+
 def purged(d: dict) -> np.ndarray:
-    """Training rows whose label window (cutoff, cutoff + horizon] closes by the validation cutoff."""
-    horizon = pd.Timedelta(days=d["params"].horizon_days)
-    valid_cutoff = pd.to_datetime(d["cutoffs"]["va"], utc=True).min()
-    return np.asarray(pd.to_datetime(d["cutoffs"]["tr"], utc=True) + horizon <= valid_cutoff)
+    """Training rows whose label window closes by the validation cutoff."""
+    return (label_ends(d) <= pd.to_datetime(d["cutoffs"]["va"], utc=True).min()).to_numpy()
 
 
 def fit_main(d: dict, rows: np.ndarray) -> tuple[dict, str, dict]:
@@ -68,8 +74,7 @@ def rows_for(d: dict, fit: str, rows: np.ndarray) -> list[dict]:
     from ranking.metrics import regression_metrics
 
     boosters, selected, info = fit_main(d, rows)
-    label_end = (pd.to_datetime(d["cutoffs"]["tr"], utc=True)[rows].max()
-                 + pd.Timedelta(days=d["params"].horizon_days))
+    label_end = label_ends(d)[rows].max()
     out = []
     for part, c, Z, y in scored_cutoffs(d):
         main = regression_metrics(y, gbm.predict_selected(boosters, selected, info, Z))
@@ -81,14 +86,6 @@ def rows_for(d: dict, fit: str, rows: np.ndarray) -> list[dict]:
                     "BTYD MAE": btyd["mae"], "main / truth mean": main["mean_pred"] / main["mean_true"],
                     "wins of 6 vs BTYD": wins})
     return out
-
-
-def markdown(rows: list[dict]) -> str:
-    """The table for docs/BENCHMARKS.md."""
-    keys = list(rows[0])
-    fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    return "\n".join(lines + ["| " + " | ".join(fmt(r[k]) for k in keys) + " |" for r in rows])
 
 
 def main() -> None:
