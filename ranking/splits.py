@@ -64,8 +64,27 @@ def time_split(frame: pd.DataFrame, test_fraction: float, horizon_days: int, see
         train, valid = _carve_users(pool, test_fraction, seed)
         how = "seeded user share of the only eligible cutoff"
     info = {"strategy": "time", "validation": how, "first_test_cutoff": pd.Timestamp(first_test).isoformat(),
-            "dropped_gap_rows": int((~is_test & ~eligible).sum())}
+            "dropped_gap_rows": int((~is_test & ~eligible).sum()),
+            "valid_label_overlap_days": valid_label_overlap_days(train, valid, horizon_days)}
     return Split(_reset(train), _reset(valid), _reset(test), _describe(info, train, valid, test))
+
+
+def valid_label_overlap_days(train: pd.DataFrame, valid: pd.DataFrame, horizon_days: int) -> int:
+    """Days by which the training rows' label windows reach past the validation cutoff (0: none).
+    Validation is the same users at a later cutoff, so a positive overlap lets trees that remember a
+    user's level score on spend they were trained on: the validation figures, and every choice made on
+    them, are optimistic (the test is purged: every training label window closes by it)."""
+    if train.empty or valid.empty:
+        return 0
+    first_valid = pd.to_datetime(valid["event_timestamp"], utc=True).min()
+    return max(int((label_available_at(train, horizon_days).max() - first_valid).days), 0)
+
+
+def overlap_warning(days: int) -> str:
+    """The run note and report flag for a positive :func:`valid_label_overlap_days`."""
+    return (f"training labels reach {days} days into the validation window, for the same users: validation "
+            "figures (and the choices made on them) favour models that remember a user's level; the test is "
+            "purged (bench/purged_validation.py measures the difference)")
 
 
 def user_split(frame: pd.DataFrame, test_fraction: float, seed: int) -> Split:
@@ -74,7 +93,8 @@ def user_split(frame: pd.DataFrame, test_fraction: float, seed: int) -> Split:
         raise ValueError("user split needs at least three distinct users")
     rest, test = _carve_users(frame, test_fraction, seed)
     train, valid = _carve_users(rest, test_fraction, seed + 1)
-    info = {"strategy": "user", "validation": "seeded share of training users", "dropped_gap_rows": 0}
+    info = {"strategy": "user", "validation": "seeded share of training users", "dropped_gap_rows": 0,
+            "valid_label_overlap_days": 0}  # other users: nothing a tree remembers about them
     return Split(_reset(train), _reset(valid), _reset(test), _describe(info, train, valid, test))
 
 

@@ -14,6 +14,7 @@ from pipelines.report.tables import decile_lift, expected_calibration_error, rel
 from pipelines.report import svg
 from ranking.gbm import SELECTION_RULE
 from ranking.metrics import calibration_deciles, gain_curve
+from ranking.splits import overlap_warning
 
 KINDS = ("lightgbm", "linear")
 SETS = ("XY", "X", "Y")
@@ -82,8 +83,9 @@ def gate_section(gate: dict[str, Any] | None) -> Section | None:
 SELECTION_METRICS = ("mae", "rmse", "r2", "spearman", "gini", "top10_share")
 
 
-def selection_section(metrics: dict) -> Section | None:
-    """The spend-model candidates of the main feature set: validation scores that chose one, and test."""
+def selection_section(metrics: dict, split: dict | None = None) -> Section | None:
+    """The spend-model candidates of the main feature set: validation scores that chose one, and test;
+    flagged when the split's training labels reach into the validation window."""
     fs = metrics.get("main_feature_set", "XY")
     block = _get(metrics, "purchasing_power", "lightgbm", fs) or {}
     cands = block.get("objectives") or {}
@@ -98,7 +100,9 @@ def selection_section(metrics: dict) -> Section | None:
                      *[num(test.get(k)) for k in SELECTION_METRICS]])
     head = ["candidate", "valid mean rank", "weight vs BTYD", "P(buy) sharpen", "mean scale",
             *[f"valid {k}" for k in SELECTION_METRICS], *[f"test {k}" for k in SELECTION_METRICS]]
-    return Section("Spend model selection", f"Rule: the {SELECTION_RULE}.", [Table(head, rows)])
+    overlap = (split or {}).get("valid_label_overlap_days")
+    return Section("Spend model selection", f"Rule: the {SELECTION_RULE}.", [Table(head, rows)],
+                   flags=[overlap_warning(overlap)] if overlap else [])
 
 
 def hyperparameter_section(hyper: dict[str, dict[str, Any]]) -> Section:
@@ -314,7 +318,7 @@ def build_page(metrics: dict, predictions: pd.DataFrame, importance: dict, info:
     split = info.get("split", {})
     rows = ", ".join(f"{k} {count(v)}" for k, v in split.get("rows", {}).items())
     sections = [s for s in (gate_section(info.get("gate")),) if s is not None]
-    sections += [metrics_section(metrics), *[x for x in (selection_section(metrics),) if x is not None],
+    sections += [metrics_section(metrics), *[x for x in (selection_section(metrics, split),) if x is not None],
                  lift_section(predictions), calibration_section(metrics, predictions),
                 tier_section(metrics, predictions, list(info.get("tiers", [])))]
     if info.get("hyperparameters"):

@@ -23,7 +23,7 @@ from ranking.metrics import headline
 from ranking.params import TrainParams
 from pipelines.report.tables import tag_relations
 from pipelines.report.training import build_report
-from ranking.splits import split_frame
+from ranking.splits import overlap_warning, split_frame
 
 
 @dataclass
@@ -61,6 +61,8 @@ def fit_and_evaluate(frame: pd.DataFrame, cfg: Any, run_id: str, feature_names: 
                         params.test_cutoffs)
     log(f"split ({split.info['strategy']}): rows {split.info['rows']}, "
         f"gap rows dropped {split.info['dropped_gap_rows']}")
+    if split.info.get("valid_label_overlap_days"):
+        log(overlap_warning(split.info["valid_label_overlap_days"]))
     progress.start(FITS_TASK, planned_fits(params, len(ablation_plan(infer_feature_spec(frame, feature_names))[0])))
     on_fit = lambda: progress.advance(FITS_TASK)  # noqa: E731
     main = fit_two_stage(split.train, split.valid, params, feature_names, on_fit=on_fit)

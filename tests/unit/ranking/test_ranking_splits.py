@@ -68,3 +68,13 @@ def test_user_split_keeps_every_user_in_one_part_and_is_seeded(frame):
 def test_unknown_strategy_is_rejected(frame):
     with pytest.raises(ValueError, match="unknown split strategy"):
         split_frame(frame, "random", 0.2, 90, 0)
+
+
+def test_time_split_reports_how_far_training_labels_reach_into_the_validation_window(frame):
+    s = time_split(frame, 0.25, 90, seed=0, test_cutoffs=1)
+    brute = max((end - s.valid["event_timestamp"].min()).days for end in s.train["label_available_at"])
+    assert s.info["valid_label_overlap_days"] == max(brute, 0) > 0  # monthly cutoffs, 90-day labels
+    wide = frame.copy()
+    wide["label_available_at"] = wide["event_timestamp"] + pd.Timedelta(days=1)  # labels close the next day
+    assert time_split(wide, 0.25, 1, seed=0, test_cutoffs=1).info["valid_label_overlap_days"] == 0
+    assert user_split(frame, 0.2, seed=0).info["valid_label_overlap_days"] == 0
