@@ -70,14 +70,15 @@ def time_split(frame: pd.DataFrame, test_fraction: float, horizon_days: int, see
 
 
 def valid_label_overlap_days(train: pd.DataFrame, valid: pd.DataFrame, horizon_days: int) -> int:
-    """Days by which the training rows' label windows reach past the validation cutoff (0: none).
-    Validation is the same users at a later cutoff, so a positive overlap lets trees that remember a
-    user's level score on spend they were trained on: the validation figures, and every choice made on
-    them, are optimistic (the test is purged: every training label window closes by it)."""
-    if train.empty or valid.empty:
+    """Days by which the label windows of training rows of validation users reach past the validation
+    cutoff (0: none, or no shared user). A positive overlap lets trees that remember a user's level
+    score on spend they were trained on: the validation figures, and every choice made on them, are
+    optimistic (the test is purged: every training label window closes by it)."""
+    shared = train[train["user_id"].astype(str).isin(set(valid["user_id"].astype(str)))]
+    if shared.empty:
         return 0
     first_valid = pd.to_datetime(valid["event_timestamp"], utc=True).min()
-    return max(int((label_available_at(train, horizon_days).max() - first_valid).days), 0)
+    return max(int((label_available_at(shared, horizon_days).max() - first_valid).days), 0)
 
 
 def overlap_warning(days: int) -> str:
@@ -94,7 +95,7 @@ def user_split(frame: pd.DataFrame, test_fraction: float, seed: int) -> Split:
     rest, test = _carve_users(frame, test_fraction, seed)
     train, valid = _carve_users(rest, test_fraction, seed + 1)
     info = {"strategy": "user", "validation": "seeded share of training users", "dropped_gap_rows": 0,
-            "valid_label_overlap_days": 0}  # other users: nothing a tree remembers about them
+            "valid_label_overlap_days": valid_label_overlap_days(train, valid, 0)}
     return Split(_reset(train), _reset(valid), _reset(test), _describe(info, train, valid, test))
 
 

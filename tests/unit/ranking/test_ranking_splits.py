@@ -47,6 +47,7 @@ def test_time_split_with_one_eligible_cutoff_carves_validation_users():
     s = time_split(f, 0.2, 90, seed=0)
     assert "user share" in s.info["validation"]
     assert not set(s.train["user_id"]) & set(s.valid["user_id"])
+    assert s.info["valid_label_overlap_days"] == 0  # same cutoff, other users: nothing remembered
 
 
 def test_time_split_without_an_eligible_cutoff_is_a_clear_error():
