@@ -43,6 +43,29 @@ def train_once(params: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset,
                      feval=feval, callbacks=[lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False)])
 
 
+def copy_dataset(ds: lgb.Dataset, reference: lgb.Dataset | None = None) -> lgb.Dataset:
+    """A constructed Dataset on ``ds``'s arrays, names and Dataset parameters (so binned the same:
+    LightGBM's binning is deterministic given the data and parameters). Needs ``free_raw_data=False``,
+    as :func:`ranking.gbm.make_dataset` builds every Dataset."""
+    return lgb.Dataset(ds.get_data(), label=ds.get_label(), weight=ds.get_weight(), init_score=ds.get_init_score(),
+                       feature_name=ds.feature_name, reference=reference, params=dict(ds.params),
+                       free_raw_data=False).construct()
+
+
+def dataset_slots(dtrain: lgb.Dataset, dvalid: lgb.Dataset, n: int) -> list[tuple[lgb.Dataset, lgb.Dataset]]:
+    """``n`` (train, valid) pairs for ``n`` concurrent fits: the given pair, then copies.
+
+    Threads must not share a Dataset: every ``lgb.train`` call rewrites its validation Dataset's
+    feature names through the C API (``set_reference``), and two threads doing that at once read back
+    freed memory. That was the intermittent "Do not support special JSON characters in feature
+    name" of the ``parallel_trials: 2`` Ray end-to-end test."""
+    slots = [(dtrain, dvalid)]
+    for _ in range(1, n):
+        train = copy_dataset(dtrain, reference=dtrain.reference)  # binned by the same reference, if any
+        slots.append((train, copy_dataset(dvalid, reference=train)))
+    return slots
+
+
 def valid_score(booster: lgb.Booster, metric: str) -> float:
     """The validation loss at the best iteration (lower is better)."""
     return float(booster.best_score["valid"][metric])
@@ -77,14 +100,17 @@ def tune(base: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset, trials:
     kept: list[tuple[lgb.Booster, dict[str, Any]]] = []
     history: list[dict] = []
 
-    def fit(params: dict[str, Any]) -> lgb.Booster:
-        return train_once({**base, **params}, dtrain, dvalid, num_boost_round, early_stopping_rounds)
+    slots = dataset_slots(dtrain, dvalid, min(max(1, parallel), trials))
+
+    def fit(slot: int, params: dict[str, Any]) -> lgb.Booster:
+        return train_once({**base, **params}, *slots[slot], num_boost_round, early_stopping_rounds)
 
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         for start in range(0, trials, max(1, parallel)):
             asked = [study.ask() for _ in range(min(parallel, trials - start))]
             suggested = [suggest(t) for t in asked]
-            for trial, params, booster in zip(asked, suggested, pool.map(fit, suggested)):
+            # Trial i of a batch fits on slot i: no two concurrent fits share a Dataset.
+            for trial, params, booster in zip(asked, suggested, pool.map(fit, range(len(suggested)), suggested)):
                 loss = valid_score(booster, metric)
                 study.tell(trial, loss)
                 history.append(_record(trial.number, params, booster, metric))
