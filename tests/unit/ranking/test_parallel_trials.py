@@ -80,9 +80,10 @@ def test_a_copied_pair_keeps_weights_init_scores_and_the_shared_reference():
     Z, y = rng.normal(size=(300, 4)), rng.gamma(2.0, size=300)
     names = ["a", "b", "c", "d"]
     base = make_dataset(Z, y, names)
+    start = np.log(y[:200].mean())  # a log-link init score, as the Tweedie candidates have
     dtrain = make_dataset(Z[:200], y[:200], names, weight=rng.uniform(0.5, 2, 200), reference=base,
-                          init_score=np.log(y[:200].mean()) + 0 * y[:200])
-    dvalid = make_dataset(Z[200:], y[200:], names, reference=dtrain, init_score=np.log(y[:200].mean()) + 0 * y[200:])
+                          init_score=np.full(200, start))
+    dvalid = make_dataset(Z[200:], y[200:], names, reference=dtrain, init_score=np.full(100, start))
     (t0, v0), (t1, v1) = dataset_slots(dtrain, dvalid, 2)
     assert (t0, v0) == (dtrain, dvalid) and t1 is not dtrain and t1.reference is base and v1.reference is t1
     np.testing.assert_array_equal(t1.get_weight(), dtrain.get_weight())
