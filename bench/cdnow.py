@@ -17,6 +17,11 @@ Prints one JSON document (per-split metrics, mean and standard deviation over sp
 Markdown table for docs/BENCHMARKS.md. Quick check: ``--splits 1 --trials 0``; the protocol:
 
     .venv/bin/python bench/cdnow.py --splits 5 --trials 4 --out cdnow.json
+
+``--cutoffs`` trains on more cutoffs of the same training users (each with its own 273-day label
+window); every model is still scored on the test users' rows at the calibration end only, so the
+test set is the protocol's. The candidates' rows are then left out: the run scores them on all of
+its test rows.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REPO, cli  # noqa: E402
+from pipelines.common.times import parse_time_list  # noqa: E402
 from ranking.btyd import BTYDSpend, calibration_summary  # noqa: E402
 from ranking.metrics import regression_metrics  # noqa: E402
 
@@ -76,7 +82,7 @@ def reference_btyd(log: pd.DataFrame) -> pd.Series:
 
 def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
     """Metrics of every model on the run's test users (plus mean prediction / mean truth)."""
-    preds = pd.read_parquet(run_dir / "predictions.parquet")
+    preds = protocol_rows(pd.read_parquet(run_dir / "predictions.parquet"))
     y = preds["purchasing_power_true"].to_numpy(float)
     models = {"powertier": preds["purchasing_power_pred"],
               "btyd_reference": reference.reindex(preds["user_id"].astype(str)).to_numpy()}
@@ -88,10 +94,21 @@ def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
         m = regression_metrics(y, np.asarray(p, dtype=float))
         m["mean_ratio"] = m["mean_pred"] / m["mean_true"] if m["mean_true"] else None
         out[name] = m
-    out.update(candidate_scores(run_dir))
-    out["verdict"] = json.loads((run_dir / "run.json").read_text()).get("verdict")
+    run_json = json.loads((run_dir / "run.json").read_text())
+    if len(run_json["cutoffs"]) == 1:
+        out.update(candidate_scores(run_dir))  # the run scored them on the same rows
+    out["verdict"] = run_json.get("verdict")
     out["selected"] = selected_candidate(run_dir)
     return out
+
+
+def protocol_rows(preds: pd.DataFrame) -> pd.DataFrame:
+    """The test rows at the calibration end (the protocol's test set, whatever the training cutoffs)."""
+    ts = pd.to_datetime(preds["event_timestamp"], utc=True)
+    rows = preds[ts == parse_time_list(CALIBRATION_END, "calibration end")[0]].reset_index(drop=True)
+    if rows.empty:
+        raise SystemExit(f"no test rows at the calibration end {CALIBRATION_END}: --cutoffs must include it")
+    return rows
 
 
 def candidate_scores(run_dir: Path) -> dict[str, dict]:
@@ -143,8 +160,8 @@ def markdown(summary: dict, n_splits: int) -> str:
     return f"CDNOW sample, {n_splits} user splits, 39-week horizon\n\n" + "\n".join([head, *rows])
 
 
-def run(splits: int, trials: int, work: Path, first_seed: int) -> dict:
-    """ingest -> features -> train per seed; score every split."""
+def run(splits: int, trials: int, work: Path, first_seed: int, cutoffs: str = CALIBRATION_END) -> dict:
+    """ingest -> features -> train per seed (on ``cutoffs``, comma-separated); score every split."""
     os.environ["POWERTIER_FEATURES__WINDOWS_DAYS"] = json.dumps(WINDOWS_DAYS)  # inherited by every CLI child
     log = read_cdnow()
     raw = work / "raw"
@@ -157,7 +174,7 @@ def run(splits: int, trials: int, work: Path, first_seed: int) -> dict:
     results = []
     for seed in range(first_seed, first_seed + splits):
         before = set((ws / "runs").glob("*")) if (ws / "runs").exists() else set()
-        cli(ws, "train", "--cutoffs", CALIBRATION_END, "--horizon", f"{HORIZON_DAYS}d", "--split", "user",
+        cli(ws, "train", "--cutoffs", cutoffs, "--horizon", f"{HORIZON_DAYS}d", "--split", "user",
             "--seed", str(seed), "--trials", str(trials), "--promote", "never")
         run_dir = next(p for p in (ws / "runs").glob("*") if p not in before and p.name != "latest")
         results.append({"seed": seed, **score_split(run_dir, reference)})
@@ -175,9 +192,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1, help="first seed")
     ap.add_argument("--work", type=Path, help="work dir (default: a temporary one)")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--cutoffs", default=CALIBRATION_END,
+                    help="training cutoffs, comma-separated; must include the calibration end")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="powertier-cdnow-") as tmp:
-        result = run(args.splits, args.trials, args.work or Path(tmp), args.seed)
+        result = run(args.splits, args.trials, args.work or Path(tmp), args.seed, args.cutoffs)
     text = json.dumps(result, indent=2, default=str)
     if args.out:
         args.out.write_text(text)

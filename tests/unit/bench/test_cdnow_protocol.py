@@ -1,0 +1,25 @@
+"""bench/cdnow.py scores the protocol's test set whatever cutoffs the run trained on."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bench.cdnow import protocol_rows
+
+
+def _preds(days: list[str]) -> pd.DataFrame:
+    ts = pd.to_datetime(days).tz_localize("UTC")
+    return pd.DataFrame({"user_id": [f"u{i}" for i in range(len(days))], "event_timestamp": ts,
+                         "purchasing_power_true": range(len(days))})
+
+
+def test_only_the_calibration_end_rows_are_scored():
+    rows = protocol_rows(_preds(["1997-08-31", "1997-09-30", "1997-07-31", "1997-09-30"]))
+    assert rows["user_id"].tolist() == ["u1", "u3"]
+    assert (rows["event_timestamp"] == pd.Timestamp("1997-09-30", tz="UTC")).all()
+
+
+def test_a_run_without_the_calibration_end_is_a_clear_error():
+    with pytest.raises(SystemExit, match="must include it"):
+        protocol_rows(_preds(["1997-08-31"]))
