@@ -39,6 +39,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REPO, cli  # noqa: E402
+from pipelines.common.errors import UserError  # noqa: E402
 from pipelines.common.times import parse_time_list  # noqa: E402
 from ranking.btyd import BTYDSpend, calibration_summary  # noqa: E402
 from ranking.metrics import regression_metrics  # noqa: E402
@@ -160,8 +161,20 @@ def markdown(summary: dict, n_splits: int) -> str:
     return f"CDNOW sample, {n_splits} user splits, 39-week horizon\n\n" + "\n".join([head, *rows])
 
 
+def check_cutoffs(cutoffs: str) -> None:
+    """Training cutoffs must end at the calibration end: a later one's label window runs past the data."""
+    try:
+        cuts = parse_time_list(cutoffs, "--cutoffs")
+    except UserError as exc:
+        raise SystemExit(str(exc)) from None
+    end = parse_time_list(CALIBRATION_END, "calibration end")[0]
+    if not cuts or max(cuts) != end:
+        raise SystemExit(f"--cutoffs must end at the calibration end {CALIBRATION_END} (got {cutoffs!r})")
+
+
 def run(splits: int, trials: int, work: Path, first_seed: int, cutoffs: str = CALIBRATION_END) -> dict:
     """ingest -> features -> train per seed (on ``cutoffs``, comma-separated); score every split."""
+    check_cutoffs(cutoffs)
     os.environ["POWERTIER_FEATURES__WINDOWS_DAYS"] = json.dumps(WINDOWS_DAYS)  # inherited by every CLI child
     log = read_cdnow()
     raw = work / "raw"
@@ -193,7 +206,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, help="work dir (default: a temporary one)")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
     ap.add_argument("--cutoffs", default=CALIBRATION_END,
-                    help="training cutoffs, comma-separated; must include the calibration end")
+                    help="training cutoffs, comma-separated, ending at the calibration end")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="powertier-cdnow-") as tmp:
         result = run(args.splits, args.trials, args.work or Path(tmp), args.seed, args.cutoffs)

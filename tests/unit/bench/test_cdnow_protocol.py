@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from bench.cdnow import protocol_rows
+from bench.cdnow import check_cutoffs, protocol_rows
 
 
 def _preds(days: list[str]) -> pd.DataFrame:
@@ -23,3 +23,13 @@ def test_only_the_calibration_end_rows_are_scored():
 def test_a_run_without_the_calibration_end_is_a_clear_error():
     with pytest.raises(SystemExit, match="must include it"):
         protocol_rows(_preds(["1997-08-31"]))
+
+
+def test_training_cutoffs_must_end_at_the_calibration_end():
+    check_cutoffs("1997-06-30,1997-09-30")
+    with pytest.raises(SystemExit, match="must end at the calibration end"):
+        check_cutoffs("1997-09-30,1997-10-31")
+    with pytest.raises(SystemExit, match="must end at the calibration end"):
+        check_cutoffs("1997-08-31")
+    with pytest.raises(SystemExit, match="not an ISO 8601"):
+        check_cutoffs("1997-09-31x")
