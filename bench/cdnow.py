@@ -40,7 +40,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REPO, cli  # noqa: E402
 from pipelines.common.errors import UserError  # noqa: E402
-from pipelines.common.times import parse_time_list  # noqa: E402
+from pipelines.common.times import parse_time, parse_time_list  # noqa: E402
 from ranking.btyd import BTYDSpend, calibration_summary  # noqa: E402
 from ranking.metrics import regression_metrics  # noqa: E402
 
@@ -106,7 +106,7 @@ def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
 def protocol_rows(preds: pd.DataFrame) -> pd.DataFrame:
     """The test rows at the calibration end (the protocol's test set, whatever the training cutoffs)."""
     ts = pd.to_datetime(preds["event_timestamp"], utc=True)
-    rows = preds[ts == parse_time_list(CALIBRATION_END, "calibration end")[0]].reset_index(drop=True)
+    rows = preds[ts == parse_time(CALIBRATION_END, "calibration end")].reset_index(drop=True)
     if rows.empty:
         raise SystemExit(f"no test rows at the calibration end {CALIBRATION_END}: --cutoffs must include it")
     return rows
@@ -167,7 +167,7 @@ def check_cutoffs(cutoffs: str) -> None:
         cuts = parse_time_list(cutoffs, "--cutoffs")
     except UserError as exc:
         raise SystemExit(str(exc)) from None
-    end = parse_time_list(CALIBRATION_END, "calibration end")[0]
+    end = parse_time(CALIBRATION_END, "calibration end")
     if not cuts or max(cuts) != end:
         raise SystemExit(f"--cutoffs must end at the calibration end {CALIBRATION_END} (got {cutoffs!r})")
 
