@@ -281,6 +281,21 @@ def _selection_ranks(preds: dict[str, np.ndarray], y: np.ndarray, seed: int) -> 
     return total
 
 
+def monotone_params(names: list[str], increasing: tuple[str, ...]) -> dict[str, Any]:
+    """LightGBM keywords constraining the booster to be non-decreasing in the ``increasing`` columns
+    ({} when there are none). A ZILN booster's three heads share the constraint, so its P(buy), mu
+    and sigma, and so its expected spend, all rise with those columns."""
+    if not increasing:
+        return {}
+    missing = sorted(set(increasing) - set(names))
+    if missing:
+        raise ValueError(f"monotone_increasing names columns that are not model inputs: {missing}")
+    # LightGBM's default "basic" method over-constrains the predictions (its docs); "intermediate"
+    # is much less constraining, at a small cost in training speed.
+    return {"monotone_constraints": [int(n in increasing) for n in names],
+            "monotone_constraints_method": "intermediate"}
+
+
 def _objective_extra(objective: str, Ztr: np.ndarray, ytr: np.ndarray, names: list[str],
                      season: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """What an objective's predictions need besides the booster (offset column, ZILN start, P(buy)
@@ -418,7 +433,7 @@ def fit_purchasing_power(Ztr: np.ndarray, ytr: np.ndarray, Zva: np.ndarray, yva:
     season = fit_season(Ztr, ytr, names)
     shared: dict[str, Any] | None = None  # the P(buy) model's P(buy), when it beats BTYD's on validation
     for objective in sorted(PP_OBJECTIVES, key=lambda o: o != P_BUY_MODEL):  # the P(buy) model first
-        obj_params = PP_OBJECTIVES[objective]
+        obj_params = {**PP_OBJECTIVES[objective], **monotone_params(names, p.monotone_increasing)}
         extra = _objective_extra(objective, Ztr, ytr, names, season)
         if extra is None:
             continue

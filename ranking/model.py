@@ -8,6 +8,7 @@ metadata, numpy arrays and boosters, so the artifact can store it without pickle
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 import lightgbm as lgb
@@ -133,7 +134,7 @@ class TwoStageModel(BaseEstimator):
         if not tr.any() or not va.any():
             raise ValueError("purchasing power needs labelled rows in both the training and validation splits")
         self.pp_boosters_, self.pp_objective_, self.pp_info_ = gbm.fit_purchasing_power(
-            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self.params, on_fit,
+            Ztr[tr], ytr[tr], Zva[va], yva[va], self.feature_columns_, self._monotone_params(), on_fit,
             None if groups is None else groups[tr], None if valid_groups is None else valid_groups[va])
         self.linear_pp_ = LinearReference("regression", seed=self.params.seed).fit(
             Ztr[tr], ytr[tr]) if self.with_linear else None
@@ -141,6 +142,15 @@ class TwoStageModel(BaseEstimator):
         self.notes_.append("purchasing power: " + ("the mean of " if len(members) > 1 else "")
                            + " and ".join(self._variant_note(o) for o in members)
                            + f"; chosen as the {gbm.SELECTION_RULE} (rows train={int(tr.sum())}, valid={int(va.sum())})")
+
+    def _monotone_params(self) -> TrainParams:
+        """The params with ``monotone_increasing`` cut to this design's columns, noting any left out
+        (the BTYD outputs are absent when BG/NBD could not be fitted on these rows)."""
+        present = tuple(c for c in self.params.monotone_increasing if c in self.feature_columns_)
+        absent = [c for c in self.params.monotone_increasing if c not in present]
+        if absent:
+            self.notes_.append(f"monotone constraints not applied to {absent}: not among this run's model inputs")
+        return replace(self.params, monotone_increasing=present)
 
     def _variant_note(self, objective: str) -> str:
         """One candidate as fitted: objective, BTYD blend, P(buy) sharpening, mean calibration."""

@@ -27,6 +27,7 @@ class TrainParams:
     test_fraction: float = 0.2
     test_cutoffs: int | None = None  # time split: latest cutoffs held out (None: test_fraction of them)
     reasons: str = "path"  # attribution behind the reasons: "path" or "treeshap" (ranking.explain)
+    monotone_increasing: tuple[str, ...] = ()  # purchasing-power inputs constrained non-decreasing
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> "TrainParams":
@@ -41,6 +42,7 @@ class TrainParams:
             test_fraction=float(train.test_fraction),
             test_cutoffs=None if getattr(train, "test_cutoffs", None) is None else int(train.test_cutoffs),
             reasons=str(getattr(train, "reasons", "path")),
+            monotone_increasing=tuple(getattr(train, "monotone_increasing", ())),
         )
         values.update(overrides)
         return cls(**values)
@@ -48,8 +50,9 @@ class TrainParams:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["tiers"] = list(self.tiers)
+        out["monotone_increasing"] = list(self.monotone_increasing)
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "TrainParams":
-        return cls(**{**d, "tiers": tuple(d["tiers"])})
+        return cls(**{**d, "tiers": tuple(d["tiers"]), "monotone_increasing": tuple(d.get("monotone_increasing", ()))})

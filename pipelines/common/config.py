@@ -163,6 +163,10 @@ class TrainConfig(_Section):
     gate_min_wins: int = Field(4, ge=0, le=6, description="Headline metrics (of 6) on which the main model must be "
                                "at least as good as each gated baseline.")
     gate_ratio_range: tuple[float, float] = Field((0.8, 1.25), description="Allowed test mean prediction / mean truth.")
+    monotone_increasing: list[str] = Field([], description=(
+        "Model inputs the purchasing-power boosters may only increase with, the rest equal (LightGBM monotone "
+        "constraints, 'intermediate' method), e.g. btyd_expected_spend, spend_365d. Off by default: on CDNOW "
+        "it lost MAE, RMSE, R2 and top-10 % to the unconstrained model (docs/BENCHMARKS.md)."))
     reasons: Literal["path", "treeshap"] = Field(
         "path", description="Attribution behind the per-row reasons: path contributions (one leaf lookup per "
         "tree; 0.17 ms a served row) or TreeSHAP (exact Shapley values; 1.44 ms a served row on the demo run).")

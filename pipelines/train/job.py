@@ -106,6 +106,7 @@ def train_run(cfg: PowerTierConfig, cutoffs: str | None, start: datetime | None,
         raise UserError("the time split needs training rows at two or more cutoffs, and only one has any; "
                         "use more cutoffs or --split user")
     features, empty_views = drop_empty_views(frame, features)
+    check_monotone(cfg, features)
     progress.advance(TRAIN_TASK)
     for view in empty_views:
         log(f"no {view} vectors in any training row (no texts table or none usable): training without them")
@@ -230,3 +231,17 @@ def check_cutoffs(cfg: PowerTierConfig, cuts: list[pd.Timestamp], users: pd.Data
                         f"{len(usable)} of the {len(cuts)} cutoffs have any{span}: the data are too short for "
                         f"a {cfg.horizon_days}-day horizon; use more days of data, a shorter horizon_days, "
                         "or --split user")
+
+
+def check_monotone(cfg: PowerTierConfig, features: list[str]) -> None:
+    """``train.monotone_increasing`` may name only plain model inputs: the service's features (not
+    its text vectors, which enter projected) and the BTYD outputs the model derives. One line,
+    before minutes of fitting."""
+    from ranking.btyd import OUTPUTS
+    from ranking.dataset import EMBEDDING_SUFFIX
+
+    plain = [f for f in features if not f.endswith(EMBEDDING_SUFFIX)]
+    unknown = sorted(set(cfg.train.monotone_increasing) - set(plain) - set(OUTPUTS))
+    if unknown:
+        raise UserError(f"train.monotone_increasing names columns that are not model inputs: {unknown}; "
+                        f"allowed: {', '.join(list(OUTPUTS) + plain)}")
