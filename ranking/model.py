@@ -99,20 +99,18 @@ class TwoStageModel(BaseEstimator):
         return self
 
     def _fit_btyd(self, train: pd.DataFrame) -> tuple[btyd.BTYDSpend | None, str | None]:
-        """BG/NBD x Gamma-Gamma on the training rows' point-in-time statistics, when the feature set
+        """BG/NBD (or Pareto/NBD) x Gamma-Gamma on the training rows' point-in-time statistics, when the feature set
         has them; its predictions become inputs (and the BTYD baseline). Returns (model or None, note)."""
         if not all(s in self.spec_.y_features for s in btyd.STATISTICS):
             return None, None
         X, customer = btyd.statistics_matrix(numeric_matrix(train, list(btyd.STATISTICS)))
         try:
-            model = btyd.BTYDSpend(horizon=float(self.params.horizon_days)).fit(X[customer])
+            model = btyd.BTYDSpend(horizon=float(self.params.horizon_days),
+                                   purchases=self.params.btyd_purchases).fit(X[customer])
         except ValueError as exc:  # e.g. too few repeat customers for Gamma-Gamma
             return None, f"BTYD inputs not used: {exc}"
-        r, alpha, a, b = model.bgnbd_.params_
-        p, q, g = model.gamma_gamma_.params_
-        return model, (f"BTYD inputs: BG/NBD (r={r:.3g}, alpha={alpha:.3g} d, a={a:.3g}, b={b:.3g}) x Gamma-Gamma "
-                       f"(p={p:.3g}, q={q:.3g}, gamma={g:.3g}) fitted on {int(customer.sum())} training rows "
-                       f"with a purchase; horizon {self.params.horizon_days} d")
+        return model, (f"BTYD inputs: {model.describe()} fitted on {int(customer.sum())} training rows "
+                       f"with a purchase (times in days); horizon {self.params.horizon_days} d")
 
     def btyd_spend(self, frame: pd.DataFrame) -> np.ndarray | None:
         """The BTYD baseline: expected spend in the horizon (0 for users without a purchase yet)."""

@@ -28,6 +28,7 @@ class TrainParams:
     test_cutoffs: int | None = None  # time split: latest cutoffs held out (None: test_fraction of them)
     reasons: str = "path"  # attribution behind the reasons: "path" or "treeshap" (ranking.explain)
     monotone_increasing: tuple[str, ...] = ()  # purchasing-power inputs constrained non-decreasing
+    btyd_purchases: str = "bgnbd"  # the BTYD purchase model: "bgnbd" or "pareto_nbd" (ranking.btyd)
 
     @classmethod
     def from_config(cls, cfg: Any, **overrides: Any) -> "TrainParams":
@@ -43,6 +44,7 @@ class TrainParams:
             test_cutoffs=None if getattr(train, "test_cutoffs", None) is None else int(train.test_cutoffs),
             reasons=str(getattr(train, "reasons", "path")),
             monotone_increasing=tuple(getattr(train, "monotone_increasing", ())),
+            btyd_purchases=str(getattr(train, "btyd_purchases", "bgnbd")),
         )
         values.update(overrides)
         return cls(**values)

@@ -51,7 +51,7 @@ def test_predictions_behave(cdnow_summary):
     assert np.all(p_alive[cdnow_summary[:, 0] == 0] == 1.0)  # no repeat purchase: never seen dropping out
     # Same frequency and age, an older last purchase: less likely alive, fewer expected purchases.
     recent, stale = np.array([[3, 30, 38, 20.0]]), np.array([[3, 5, 38, 20.0]])
-    assert model.bgnbd_.p_alive(stale) < model.bgnbd_.p_alive(recent)
+    assert model.purchases_.p_alive(stale) < model.purchases_.p_alive(recent)
     assert model.predict(stale) < model.predict(recent)
     # The whole-cohort 39-week forecast is within 15% of the 1,882 holdout purchase days.
     assert n_purchases.sum() == pytest.approx(1882, rel=0.15)
@@ -79,10 +79,10 @@ def test_summary_merges_same_day_purchases():
 def test_p_purchase_is_a_probability_bounded_by_the_expected_count_and_matches_the_cohort(cdnow_summary):
     model = BTYDSpend(horizon=39).fit(cdnow_summary)
     rft = cdnow_summary[:, :3]
-    p_buy = model.bgnbd_.p_purchase(rft)
-    assert ((p_buy > 0) & (p_buy <= model.bgnbd_.p_alive(rft))).all()
-    assert (p_buy <= model.bgnbd_.expected_purchases(rft) + 1e-12).all()  # P(X > 0) <= E[X] (Markov)
-    assert (model.bgnbd_.p_purchase(rft, t=78) >= p_buy).all()  # a longer window: at least as likely
+    p_buy = model.purchases_.p_purchase(rft)
+    assert ((p_buy > 0) & (p_buy <= model.purchases_.p_alive(rft))).all()
+    assert (p_buy <= model.purchases_.expected_purchases(rft) + 1e-12).all()  # P(X > 0) <= E[X] (Markov)
+    assert (model.purchases_.p_purchase(rft, t=78) >= p_buy).all()  # a longer window: at least as likely
     # Customers with a purchase in the 39-week holdout, counted from the raw log.
     raw = pd.read_csv(shared_file("cdnow/CDNOW_sample.txt"), sep=r"\s+", header=None,
                       names=["customer", "sample", "date", "cds", "dollars"], dtype={"customer": str, "date": str})
