@@ -9,7 +9,8 @@ time). Every run's test users are scored by
 * PowerTier's main model (``purchasing_power_pred`` of ``predictions.parquet``);
 * the BTYD baseline inside the run (BG/NBD x GG fitted on the training users' rows);
 * a reference BG/NBD x GG fitted, as published, on the calibration data of all 2,357 customers
-  (no labels needed) and scored on the same test users;
+  (no labels needed) and scored on the same test users, and the same with Pareto/NBD x GG (the other
+  classic purchase model, CLVTools' first; ``pareto_nbd_reference``);
 * persistence (spend in the last 273 days, the horizon length: the workspace's feature windows get
   a 273-day window, so the run itself scores its persistence baseline).
 
@@ -73,20 +74,25 @@ def write_raw(log: pd.DataFrame, raw_dir: Path) -> None:
     orders.to_csv(raw_dir / "orders.csv", index=False)
 
 
-def reference_btyd(log: pd.DataFrame) -> pd.Series:
-    """Expected spend in the 39-week holdout by BG/NBD x GG fitted on every customer's calibration data."""
+REFERENCES = {"btyd_reference": "bgnbd", "pareto_nbd_reference": "pareto_nbd"}
+
+
+def reference_btyd(log: pd.DataFrame, purchases: str = "bgnbd") -> pd.Series:
+    """Expected spend in the 39-week holdout by BG/NBD (or Pareto/NBD) x GG fitted on every customer's
+    calibration data."""
     ids, stats = calibration_summary(log["customer"].to_numpy(), log["ts"].dt.tz_localize(None).to_numpy(),
                                      log["dollars"].to_numpy(), np.datetime64(CALIBRATION_END), unit_days=7)
-    model = BTYDSpend(horizon=HORIZON_DAYS / 7).fit(stats)
+    model = BTYDSpend(horizon=HORIZON_DAYS / 7, purchases=purchases).fit(stats)
     return pd.Series(model.predict(stats), index=ids)
 
 
-def score_split(run_dir: Path, reference: pd.Series) -> dict[str, dict]:
+def score_split(run_dir: Path, references: dict[str, pd.Series]) -> dict[str, dict]:
     """Metrics of every model on the run's test users (plus mean prediction / mean truth)."""
     preds = protocol_rows(pd.read_parquet(run_dir / "predictions.parquet"))
     y = preds["purchasing_power_true"].to_numpy(float)
+    users = preds["user_id"].astype(str)
     models = {"powertier": preds["purchasing_power_pred"],
-              "btyd_reference": reference.reindex(preds["user_id"].astype(str)).to_numpy()}
+              **{name: ref.reindex(users).to_numpy() for name, ref in references.items()}}
     for col, name in (("purchasing_power_btyd", "btyd_in_run"), ("purchasing_power_persistence", "persistence")):
         if col in preds:
             models[name] = preds[col]
@@ -183,18 +189,19 @@ def run(splits: int, trials: int, work: Path, first_seed: int, cutoffs: str = CA
     cli(ws, "ingest", "--raw", str(raw))
     cli(ws, "features", "build")
     cli(ws, "features", "apply")
-    reference = reference_btyd(log)
+    references = {name: reference_btyd(log, purchases) for name, purchases in REFERENCES.items()}
     results = []
     for seed in range(first_seed, first_seed + splits):
         before = set((ws / "runs").glob("*")) if (ws / "runs").exists() else set()
         cli(ws, "train", "--cutoffs", cutoffs, "--horizon", f"{HORIZON_DAYS}d", "--split", "user",
             "--seed", str(seed), "--trials", str(trials), "--promote", "never")
         run_dir = next(p for p in (ws / "runs").glob("*") if p not in before and p.name != "latest")
-        results.append({"seed": seed, **score_split(run_dir, reference)})
+        results.append({"seed": seed, **score_split(run_dir, references)})
     per_split = [{k: v for k, v in r.items() if k != "seed"} for r in results]
     summary = summarise(per_split)
     return {"splits": results, "summary": summary,
             "powertier_beats_btyd_reference": beats(summary, "powertier", "btyd_reference"),
+            "powertier_beats_pareto_nbd_reference": beats(summary, "powertier", "pareto_nbd_reference"),
             "markdown": markdown(summary, splits)}
 
 

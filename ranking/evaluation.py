@@ -8,6 +8,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ranking import btyd
 from ranking.dataset import FEATURE_SETS, FeatureSpec, infer_feature_spec, numeric_matrix, segment_columns
 from ranking.explain import gain_importance, global_importance
 from ranking.metrics import calibration_deciles, regression_metrics, tier_metrics
@@ -105,12 +106,12 @@ def segment_masks(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, dict[str,
 
 
 def btyd_predictions(models: dict[str, TwoStageModel], main_fs: str, frame: pd.DataFrame) -> np.ndarray | str:
-    """The BTYD baseline (BG/NBD x Gamma-Gamma fitted on training rows) from the main model, or
+    """The BTYD baseline (BG/NBD or Pareto/NBD x Gamma-Gamma fitted on training rows) from the main model, or
     from any ablation that has the BTYD statistics; a string says why there is none."""
     ordered = [models[main_fs], *(m for fs, m in models.items() if fs != main_fs)]
     fitted = next((m for m in ordered if m.btyd_ is not None), None)
     if fitted is None:
-        return "no BTYD statistics (btyd_* features) or too few repeat customers to fit BG/NBD x Gamma-Gamma"
+        return "no BTYD statistics (btyd_* features) or too few repeat customers to fit BTYD"
     return fitted.btyd_spend(frame)
 
 
@@ -184,6 +185,7 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
         fs: {col: {value: score(preds, test, params, mask) for value, mask in segs.items()}
              for col, segs in masks.items()} for fs, preds in by_set.items()}
     metrics["main_feature_set"] = main_fs
+    metrics["btyd_model"] = btyd.label(params.btyd_purchases)
     return metrics, main_preds
 
 

@@ -12,6 +12,7 @@ from pipelines.report.fairness import fairness_section
 from pipelines.report.page import Page, Section, Table, charts, count, money, num, render
 from pipelines.report.tables import decile_lift, expected_calibration_error, reliability
 from pipelines.report import svg
+from ranking.btyd import run_label
 from ranking.gbm import SELECTION_RULE
 from ranking.metrics import calibration_deciles, gain_curve
 from ranking.splits import overlap_warning
@@ -47,7 +48,7 @@ def metrics_section(metrics: dict) -> Section:
                 for kind in KINDS for fs in SETS]
         rows.append(["persistence", *[_cell(_get(metrics, target, "persistence") or {}, n) for n in names]])
         if target == "purchasing_power" and "btyd" in metrics.get(target, {}):
-            rows.append(["BTYD (BG/NBD × Gamma-Gamma)", *[_cell(metrics[target]["btyd"], n) for n in names]])
+            rows.append([f"BTYD ({run_label(metrics)})", *[_cell(metrics[target]["btyd"], n) for n in names]])
         tables.append(Table(["model", *names], rows, target.replace("_", " ")))
     skipped = sorted({m["skipped"] for t in ("purchasing_power", "tier") for k in KINDS for m in
                       (_get(metrics, t, k, fs) or {} for fs in SETS) if "skipped" in m})
@@ -130,7 +131,7 @@ def lift_section(pred: pd.DataFrame) -> Section:
                    [table], charts(_gain_chart(pred, y, keep)))
 
 
-CALIBRATION_MODELS = {"lightgbm": "LightGBM", "btyd": "BTYD (BG/NBD × Gamma-Gamma)"}
+CALIBRATION_MODELS = ("lightgbm", "btyd")
 
 
 def calibration_tables(metrics: dict, pred: pd.DataFrame) -> dict[str, dict]:
@@ -154,7 +155,7 @@ def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
     for kind, cal in calibration_tables(metrics, pred).items():
         if not cal["overall"]["rows"]:
             continue
-        name = CALIBRATION_MODELS.get(kind, kind)
+        name = {"lightgbm": "LightGBM", "btyd": f"BTYD ({run_label(metrics)})"}.get(kind, kind)
         rows = [[str(d["decile"]), count(d["rows"]), money(d["mean_pred"]), money(d["mean_true"]),
                  num(d["ratio"], 3)] for d in cal["deciles"]]
         o = cal["overall"]

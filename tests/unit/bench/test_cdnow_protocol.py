@@ -33,3 +33,16 @@ def test_training_cutoffs_must_end_at_the_calibration_end():
         check_cutoffs("1997-08-31")
     with pytest.raises(SystemExit, match="not an ISO 8601"):
         check_cutoffs("1997-09-31x")
+
+
+def test_both_published_protocol_references_score_every_customer():
+    from bench.cdnow import REFERENCES, read_cdnow, reference_btyd
+    from tests.support.real_data import shared_file
+
+    log = read_cdnow(shared_file("cdnow/CDNOW_sample.txt"))
+    refs = {name: reference_btyd(log, purchases) for name, purchases in REFERENCES.items()}
+    for ref in refs.values():
+        assert len(ref) == 2357 and ref.notna().all() and (ref >= 0).all()
+    # Pareto/NBD lets a one-time buyer drop out; BG/NBD keeps them alive, so it expects more from them.
+    one_time = log.groupby("customer")["ts"].nunique().reindex(refs["btyd_reference"].index) == 1
+    assert (refs["pareto_nbd_reference"][one_time] < refs["btyd_reference"][one_time]).mean() > 0.9
