@@ -162,7 +162,7 @@ class ParetoNBD(BaseEstimator):
 
     @staticmethod
     def _log_a0(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-        """log A0 of Fader & Hardie's note (eqs. 19-20), the integral over the unobserved dropout time
+        """log A0 of Fader & Hardie's note, the integral over the unobserved dropout time
         in (t_x, T]. Euler's transformation 2F1(a, b; a+1; z) = (1-z)^(1-b) 2F1(1, a+1-b; a+1; z) keeps
         every hypergeometric value bounded, so frequent customers neither overflow nor cancel."""
         r, alpha, s, beta = params

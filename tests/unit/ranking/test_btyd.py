@@ -6,21 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranking.btyd import BetaGeo, BTYDSpend, GammaGamma, calibration_summary
+from ranking.btyd import BetaGeo, BTYDSpend, GammaGamma, ParetoNBD, calibration_summary
 from tests.support.real_data import shared_file
 
 CALIBRATION_END = np.datetime64("1997-09-30")
-
-
-@pytest.fixture(scope="module")
-def cdnow_summary() -> np.ndarray:
-    """(frequency, recency, T, monetary) in weeks of the 2,357 CDNOW sample customers."""
-    raw = pd.read_csv(shared_file("cdnow/CDNOW_sample.txt"), sep=r"\s+", header=None,
-                      names=["customer", "sample", "date", "cds", "dollars"], dtype={"customer": str, "date": str})
-    ids, stats = calibration_summary(raw["customer"].to_numpy(), pd.to_datetime(raw["date"], format="%Y%m%d"),
-                                     raw["dollars"].to_numpy(), CALIBRATION_END, unit_days=7)
-    assert len(ids) == 2357
-    return stats
 
 
 def test_bgnbd_reproduces_published_cdnow_parameters(cdnow_summary):
@@ -36,12 +25,14 @@ def test_gamma_gamma_reproduces_published_cdnow_parameters(cdnow_summary):
     np.testing.assert_allclose(model.params_, [6.25, 3.74, 15.44], rtol=2e-3)
 
 
-def test_time_unit_only_rescales_alpha(cdnow_summary):
+@pytest.mark.parametrize("model, unit", [(BetaGeo, [1, 7, 1, 1]), (ParetoNBD, [1, 7, 1, 7])], ids=["BG/NBD", "Pareto/NBD"])
+def test_time_unit_only_rescales_the_scale_parameters(cdnow_summary, model, unit):
     days = cdnow_summary.copy()
     days[:, 1:3] *= 7
-    weeks, in_days = BetaGeo(horizon=39).fit(cdnow_summary), BetaGeo(horizon=273).fit(days)
-    np.testing.assert_allclose(in_days.params_, weeks.params_ * [1, 7, 1, 1], rtol=1e-3)
+    weeks, in_days = model(horizon=39).fit(cdnow_summary), model(horizon=273).fit(days)
+    np.testing.assert_allclose(in_days.params_, weeks.params_ * unit, rtol=1e-3)
     np.testing.assert_allclose(in_days.predict(days), weeks.predict(cdnow_summary), rtol=1e-3)
+    np.testing.assert_allclose(in_days.p_purchase(days), weeks.p_purchase(cdnow_summary), rtol=1e-3)
 
 
 def test_predictions_behave(cdnow_summary):

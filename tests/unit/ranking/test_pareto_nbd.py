@@ -4,32 +4,19 @@ the customers' rates, and its place under ``train.btyd_purchases`` (state, confi
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import integrate
 from scipy.special import gammaln
 
 from pipelines.common.config import load_config
-from ranking.btyd import BTYDSpend, ParetoNBD, calibration_summary
+from ranking.btyd import BTYDSpend, ParetoNBD
 from ranking.model import fit_two_stage
 from ranking.params import TrainParams
 from ranking.splits import time_split
 from ranking.synthetic import synthetic_frame
-from tests.support.real_data import shared_file
 
-CALIBRATION_END = np.datetime64("1997-09-30")
 # (x, t_x, T) in weeks: a one-time buyer, Fader & Hardie's example customer, a lapsed frequent one, a new one.
 CUSTOMERS = [(0, 0.0, 30.0), (2, 30.43, 38.86), (7, 20.0, 38.0), (1, 0.5, 3.0)]
-
-
-@pytest.fixture(scope="module")
-def cdnow_summary() -> np.ndarray:
-    """(frequency, recency, T, monetary) in weeks of the 2,357 CDNOW sample customers."""
-    raw = pd.read_csv(shared_file("cdnow/CDNOW_sample.txt"), sep=r"\s+", header=None,
-                      names=["customer", "sample", "date", "cds", "dollars"], dtype={"customer": str, "date": str})
-    _, stats = calibration_summary(raw["customer"].to_numpy(), pd.to_datetime(raw["date"], format="%Y%m%d"),
-                                   raw["dollars"].to_numpy(), CALIBRATION_END, unit_days=7)
-    return stats
 
 
 def test_reproduces_the_published_cdnow_parameters(cdnow_summary):
@@ -101,15 +88,6 @@ def test_frequent_customers_neither_overflow_nor_cancel():
     alive = model.p_alive(np.c_[x, t_x, T])
     assert np.isfinite(alive).all() and ((alive >= 0) & (alive <= 1)).all()
     assert model.p_alive(np.array([[500.0, 36.0, 37.0]]))[0] > alive[2]  # a later last purchase: likelier alive
-
-
-def test_time_unit_rescales_alpha_and_beta_only(cdnow_summary):
-    days = cdnow_summary.copy()
-    days[:, 1:3] *= 7
-    weeks, in_days = ParetoNBD(horizon=39).fit(cdnow_summary), ParetoNBD(horizon=273).fit(days)
-    np.testing.assert_allclose(in_days.params_, weeks.params_ * [1, 7, 1, 7], rtol=1e-3)
-    np.testing.assert_allclose(in_days.predict(days), weeks.predict(cdnow_summary), rtol=1e-3)
-    np.testing.assert_allclose(in_days.p_purchase(days), weeks.p_purchase(cdnow_summary), rtol=1e-3)
 
 
 def test_spend_model_state_round_trip_old_runs_and_a_clear_error(cdnow_summary):
