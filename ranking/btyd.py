@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, gammaln, hyp2f1, log1p
 from sklearn.base import BaseEstimator
 
-_QUADRATURE_NODES = 48  # Pareto/NBD P(buy): within 1e-13 of adaptive quadrature on CDNOW (days, 273-day horizon)
+_QUADRATURE_NODES = 48  # Pareto/NBD P(buy): within 1e-13 of adaptive quadrature (CDNOW in days, 273-day horizon)
 _START = np.zeros(4)  # log(1) for every parameter: a neutral start the likelihood moves away from fast
 
 
