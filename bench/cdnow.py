@@ -7,7 +7,8 @@ user`` with one cutoff at 1997-09-30 and horizon 273d, once per seed (a differen
 time). Every run's test users are scored by
 
 * PowerTier's main model (``purchasing_power_pred`` of ``predictions.parquet``);
-* the BTYD baseline inside the run (BG/NBD x GG fitted on the training users' rows);
+* the two BTYD baselines inside the run, fitted on the training users' rows: BG/NBD x GG
+  (``btyd_in_run``, the inputs' model) and Pareto/NBD x GG (``pareto_nbd_in_run``);
 * a reference BG/NBD x GG fitted, as published, on the calibration data of all 2,357 customers
   (no labels needed) and scored on the same test users, and the same with Pareto/NBD x GG (the other
   classic purchase model, CLVTools' first; ``pareto_nbd_reference``);
@@ -42,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import REPO, cli  # noqa: E402
 from pipelines.common.errors import UserError  # noqa: E402
 from pipelines.common.times import parse_time, parse_time_list  # noqa: E402
-from ranking.btyd import BTYDSpend, calibration_summary  # noqa: E402
+from ranking.btyd import PURCHASE_MODELS, BTYDSpend, calibration_summary  # noqa: E402
 from ranking.metrics import regression_metrics  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "cdnow" / "CDNOW_sample.txt"
@@ -93,9 +94,10 @@ def score_split(run_dir: Path, references: dict[str, pd.Series]) -> dict[str, di
     users = preds["user_id"].astype(str)
     models = {"powertier": preds["purchasing_power_pred"],
               **{name: ref.reindex(users).to_numpy() for name, ref in references.items()}}
-    for col, name in (("purchasing_power_btyd", "btyd_in_run"), ("purchasing_power_persistence", "persistence")):
-        if col in preds:
-            models[name] = preds[col]
+    # The run's own baselines: its inputs' BTYD, the other purchase model's BTYD (``<model>_in_run``), persistence.
+    in_run = {"purchasing_power_btyd": "btyd_in_run", "purchasing_power_persistence": "persistence",
+              **{f"purchasing_power_btyd_{m}": f"{m}_in_run" for m in PURCHASE_MODELS}}
+    models.update({name: preds[col] for col, name in in_run.items() if col in preds})
     out = {}
     for name, p in models.items():
         m = regression_metrics(y, np.asarray(p, dtype=float))

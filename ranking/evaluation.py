@@ -105,14 +105,25 @@ def segment_masks(frame: pd.DataFrame, spec: FeatureSpec) -> dict[str, dict[str,
     return out
 
 
-def btyd_predictions(models: dict[str, TwoStageModel], main_fs: str, frame: pd.DataFrame) -> np.ndarray | str:
-    """The BTYD baseline (BG/NBD or Pareto/NBD x Gamma-Gamma fitted on training rows) from the main model, or
-    from any ablation that has the BTYD statistics; a string says why there is none."""
+def btyd_predictions(models: dict[str, TwoStageModel], main_fs: str, frame: pd.DataFrame,
+                     purchases: str | None = None) -> np.ndarray | str:
+    """A BTYD baseline (BG/NBD or Pareto/NBD x Gamma-Gamma fitted on training rows; ``purchases``, by
+    default the inputs' model) from the main model, or from any ablation that has the BTYD statistics;
+    a string says why there is none."""
     ordered = [models[main_fs], *(m for fs, m in models.items() if fs != main_fs)]
-    fitted = next((m for m in ordered if m.btyd_ is not None), None)
-    if fitted is None:
-        return "no BTYD statistics (btyd_* features) or too few repeat customers to fit BTYD"
-    return fitted.btyd_spend(frame)
+    for model in ordered:
+        spend = model.btyd_spend(frame, purchases)
+        if spend is not None:
+            return spend
+    return "no BTYD statistics (btyd_* features) or too few repeat customers to fit BTYD"
+
+
+def btyd_baselines(models: dict[str, TwoStageModel], main_fs: str, frame: pd.DataFrame,
+                   params: TrainParams) -> dict[str, np.ndarray | str]:
+    """Every BTYD baseline of a run by name (:func:`ranking.btyd.baseline_keys`): ``btyd`` (the inputs'
+    purchase model) and the other classic one."""
+    return {key: btyd_predictions(models, main_fs, frame, purchases)
+            for key, purchases in btyd.baseline_keys(params.btyd_purchases).items()}
 
 
 def fallback_tier(train: pd.DataFrame, params: TrainParams) -> int | None:
@@ -169,7 +180,7 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
         if fs == main_fs:
             main_preds = preds
     base = persistence_predictions(test, params, fallback_tier(train, params))
-    base_pp = {"persistence": base["purchasing_power"], "btyd": btyd_predictions(models, main_fs, test)}
+    base_pp = {"persistence": base["purchasing_power"], **btyd_baselines(models, main_fs, test, params)}
     for name, p in [*base_pp.items(), ("persistence_tier", base["tier"])]:
         target, kind = ("tier", "persistence") if name == "persistence_tier" else ("purchasing_power", name)
         main_preds[target][kind] = p
@@ -186,15 +197,16 @@ def evaluate(models: dict[str, TwoStageModel], skipped: dict[str, str], train: p
              for col, segs in masks.items()} for fs, preds in by_set.items()}
     metrics["main_feature_set"] = main_fs
     metrics["btyd_model"] = btyd.label(params.btyd_purchases)
+    metrics["btyd_baselines"] = {key: btyd.label(m) for key, m in btyd.baseline_keys(params.btyd_purchases).items()}
     return metrics, main_preds
 
 
 def calibration_tables(frame: pd.DataFrame, pp_preds: dict[str, Any]) -> dict[str, dict]:
     """Decile calibration (:func:`ranking.metrics.calibration_deciles`) of the main LightGBM model
-    and, when it was fitted, the BTYD baseline, on the labelled rows of ``frame``."""
+    and of each BTYD baseline that was fitted, on the labelled rows of ``frame``."""
     y = pp_labels(frame)
-    return {kind: calibration_deciles(y, pp_preds[kind]) for kind in ("lightgbm", "btyd")
-            if isinstance(pp_preds.get(kind), np.ndarray)}
+    return {kind: calibration_deciles(y, p) for kind, p in pp_preds.items()
+            if (kind == "lightgbm" or btyd.is_baseline(kind)) and isinstance(p, np.ndarray)}
 
 
 def _why_missing(model: TwoStageModel, target: str) -> str:
@@ -225,9 +237,9 @@ def prediction_frame(test: pd.DataFrame, preds: dict[str, dict[str, Any]], param
     out["purchasing_power_true"] = pp_labels(test)
     out["purchasing_power_pred"] = preds["purchasing_power"]["lightgbm"]
     out["horizon_days"] = params.horizon_days
-    for kind in ("persistence", "btyd"):
-        if isinstance(preds["purchasing_power"].get(kind), np.ndarray):
-            out[f"purchasing_power_{kind}"] = preds["purchasing_power"][kind]
+    for kind, p in preds["purchasing_power"].items():
+        if (kind == "persistence" or btyd.is_baseline(kind)) and isinstance(p, np.ndarray):
+            out[f"purchasing_power_{kind}"] = p
     if "lightgbm" in preds["tier"]:
         names = np.asarray(params.tiers, dtype=object)
         y = tier_labels(test, len(params.tiers))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ranking import btyd
+
 # Headline purchasing-power metrics and whether higher is better.
 HEADLINE: dict[str, bool] = {"mae": False, "rmse": False, "r2": True, "spearman": True, "gini": True,
                              "top10_share": True}
@@ -132,11 +134,11 @@ TIER_HEADLINE = ("qwk", "macro_f1", "accuracy")
 
 def run_verdict(metrics: dict[str, Any], rule: GateRule = GateRule()) -> Verdict:
     """The verdict of a run from its ``metrics.json``: the main LightGBM purchasing-power model
-    against persistence, BTYD, the other LightGBM feature sets and every linear reference; the tier
-    model's losses to persistence are listed too (they do not enter the gate)."""
+    against persistence, every BTYD baseline, the other LightGBM feature sets and every linear
+    reference; the tier model's losses to persistence are listed too (they do not enter the gate)."""
     fs = metrics["main_feature_set"]
     pp = metrics["purchasing_power"]
-    baselines = {name: pp[name] for name in ("persistence", "btyd") if name in pp}
+    baselines = {name: pp[name] for name in ("persistence", *btyd.run_baselines(metrics)) if name in pp}
     baselines.update({f"lightgbm {other}": m for other, m in pp["lightgbm"].items() if other != fs})
     baselines.update({f"linear {other}": m for other, m in pp.get("linear", {}).items()})
     out = verdict(f"lightgbm {fs}", pp["lightgbm"][fs], baselines, rule)

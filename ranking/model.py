@@ -91,32 +91,51 @@ class TwoStageModel(BaseEstimator):
         p = self.params
         self.projector_ = (TextProjector(self.spec_.text_views, p.projection, p.projection_dims, p.seed).fit(train)
                            if self.spec_.text_views else None)
-        self.btyd_, btyd_note = self._fit_btyd(train)
+        self.btyd_, btyd_note = self._fit_btyd(train, p.btyd_purchases)
+        self.btyd_others_, other_notes = self._fit_btyd_others(train)
         self.feature_columns_ = list(self.design(train.head(1)).columns)
         self.groups_ = {**feature_groups(self.spec_, self.feature_columns_),
                         **{c: "btyd" for c in btyd.OUTPUTS if c in self.feature_columns_}}
-        self.notes_ = [f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
+        self.notes_ = ([f"inputs ({self.feature_set}): {self._describe_inputs()}"] + ([btyd_note] if btyd_note else [])
+                       + other_notes)
         return self
 
-    def _fit_btyd(self, train: pd.DataFrame) -> tuple[btyd.BTYDSpend | None, str | None]:
-        """BG/NBD (or Pareto/NBD) x Gamma-Gamma on the training rows' point-in-time statistics, when the feature set
-        has them; its predictions become inputs (and the BTYD baseline). Returns (model or None, note)."""
+    def _fit_btyd(self, train: pd.DataFrame, purchases: str,
+                  role: str = "inputs") -> tuple[btyd.BTYDSpend | None, str | None]:
+        """BG/NBD or Pareto/NBD (``purchases``) x Gamma-Gamma on the training rows' point-in-time statistics,
+        when the feature set has them. The configured model's predictions become inputs (and the ``btyd``
+        baseline); ``role`` names that use in the note. Returns (model or None, note)."""
         if not all(s in self.spec_.y_features for s in btyd.STATISTICS):
             return None, None
         X, customer = btyd.statistics_matrix(numeric_matrix(train, list(btyd.STATISTICS)))
         try:
-            model = btyd.BTYDSpend(horizon=float(self.params.horizon_days),
-                                   purchases=self.params.btyd_purchases).fit(X[customer])
+            model = btyd.BTYDSpend(horizon=float(self.params.horizon_days), purchases=purchases).fit(X[customer])
         except ValueError as exc:  # e.g. too few repeat customers for Gamma-Gamma
-            return None, f"BTYD inputs not used: {exc}"
-        return model, (f"BTYD inputs: {model.describe()} fitted on {int(customer.sum())} training rows "
+            return None, f"BTYD {role} not used: {exc}"
+        return model, (f"BTYD {role}: {model.describe()} fitted on {int(customer.sum())} training rows "
                        f"with a purchase (times in days); horizon {self.params.horizon_days} d")
 
-    def btyd_spend(self, frame: pd.DataFrame) -> np.ndarray | None:
-        """The BTYD baseline: expected spend in the horizon (0 for users without a purchase yet)."""
-        if self.btyd_ is None:
+    def _fit_btyd_others(self, train: pd.DataFrame) -> tuple[dict[str, btyd.BTYDSpend], list[str]]:
+        """Every other purchase model x Gamma-Gamma on the same statistics: baselines only, never inputs,
+        so a run shows both classic BTYD models. Returns ({purchase model: fitted}, notes)."""
+        others, notes = {}, []
+        for key, purchases in btyd.baseline_keys(self.params.btyd_purchases).items():
+            if key == "btyd":
+                continue
+            model, note = self._fit_btyd(train, purchases, role=f"baseline {key}")
+            notes += [note] if note else []
+            if model is not None:
+                others[purchases] = model
+        return others, notes
+
+    def btyd_spend(self, frame: pd.DataFrame, purchases: str | None = None) -> np.ndarray | None:
+        """A BTYD baseline: expected spend in the horizon (0 for users without a purchase yet), of the
+        inputs' purchase model or of another one fitted beside it (``purchases``); None if not fitted."""
+        model = (self.btyd_ if purchases in (None, self.params.btyd_purchases)
+                 else self.btyd_others_.get(purchases))
+        if model is None:
             return None
-        out = btyd.btyd_outputs(self.btyd_, numeric_matrix(frame, list(btyd.STATISTICS)))[
+        out = btyd.btyd_outputs(model, numeric_matrix(frame, list(btyd.STATISTICS)))[
             :, btyd.OUTPUTS.index("btyd_expected_spend")]
         return np.nan_to_num(out, nan=0.0)
 
@@ -292,6 +311,7 @@ class TwoStageModel(BaseEstimator):
             "notes": self.notes_, "pp_objective": self.pp_objective_, "pp_info": self.pp_info_,
             "tier_info": self.tier_info_, "projection": None, "linear": {},
             "btyd": None if self.btyd_ is None else self.btyd_.get_state(),
+            "btyd_others": {k: m.get_state() for k, m in self.btyd_others_.items()},
         }
         arrays: dict[str, np.ndarray] = {}
         if self.projector_ is not None:
@@ -316,6 +336,7 @@ class TwoStageModel(BaseEstimator):
         model.spec_ = FeatureSpec.from_dict(meta["spec"])
         model.feature_columns_, model.groups_, model.notes_ = meta["feature_columns"], meta["groups"], meta["notes"]
         model.btyd_ = btyd.BTYDSpend.from_state(meta["btyd"]) if meta.get("btyd") else None
+        model.btyd_others_ = {k: btyd.BTYDSpend.from_state(v) for k, v in meta.get("btyd_others", {}).items()}
         model.projector_ = None if meta["projection"] is None else TextProjector.from_state(
             meta["projection"], _prefixed(arrays, "projection/"))
         model.pp_objective_, model.pp_info_, model.tier_info_ = meta["pp_objective"], meta["pp_info"], meta["tier_info"]

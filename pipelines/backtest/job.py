@@ -27,10 +27,10 @@ from pipelines.storage.files import atomic_dir, point_link, read_json, write_jso
 from pipelines.features.frames import data_as_of, drop_empty_views, training_frame
 from pipelines.common.workspace import Workspace
 from pipelines.report.backtest import build_backtest_report
-from ranking import fairness
+from ranking import btyd, fairness
 from pipelines.backtest.drift import psi, psi_frame, retrain_reasons
 from pipelines.backtest.verdicts import cutoff_verdict, plain_losses
-from ranking.evaluation import (btyd_predictions, fallback_tier, model_predictions, persistence_predictions,
+from ranking.evaluation import (btyd_baselines, fallback_tier, model_predictions, persistence_predictions,
                                 prediction_frame, score, segment_masks)
 from pipelines.common.times import cutoff_range
 from pipelines.backtest.leak_guard import (LeakageError, check_encoder_labels, check_feature_timestamps,
@@ -136,9 +136,9 @@ def _scalars(metrics: dict, prefix: str = "") -> list[tuple[str, float]]:
 
 
 def metric_rows(cutoff: pd.Timestamp, scored: dict, feature_set: str) -> pd.DataFrame:
-    """One row per target × model × metric (persistence has no feature set)."""
-    rows = [{"cutoff": cutoff, "target": target, "model": kind, "feature_set": "" if kind in ("persistence", "btyd")
-             else feature_set, "metric": name, "value": value}
+    """One row per target × model × metric (persistence and the BTYD baselines have no feature set)."""
+    rows = [{"cutoff": cutoff, "target": target, "model": kind, "metric": name, "value": value,
+             "feature_set": "" if kind == "persistence" or btyd.is_baseline(kind) else feature_set}
             for target, kinds in scored.items() for kind, m in kinds.items() if "skipped" not in m
             for name, value in _scalars(m)]
     return pd.DataFrame(rows, columns=["cutoff", "target", "model", "feature_set", "metric", "value"])
@@ -201,7 +201,7 @@ def run_cutoff(frame: pd.DataFrame, plan: BacktestPlan, cutoff: pd.Timestamp, pa
     preds = model_predictions(model, Z)
     for target, p in persistence_predictions(scored, params, fallback_tier(train, params)).items():
         preds[target]["persistence"] = p
-    preds["purchasing_power"]["btyd"] = btyd_predictions({model.feature_set: model}, model.feature_set, scored)
+    preds["purchasing_power"].update(btyd_baselines({model.feature_set: model}, model.feature_set, scored, params))
     metrics = score(preds, scored, params)
     drift = drift_rows(model, pool, Z, preds).assign(cutoff=cutoff)
     summary = _summary(cutoff, pool, scored, metrics, drift, psi_threshold)

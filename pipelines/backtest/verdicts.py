@@ -1,5 +1,5 @@
 """The backtest's verdicts (pure: metrics in, plain dicts and sentences out): at each cutoff the main
-spend model against persistence, BTYD and the linear reference by ``train``'s rule
+spend model against persistence, both BTYD baselines and the linear reference by ``train``'s rule
 (:mod:`ranking.gate`), and over all cutoffs the losses said plainly, so a backtest that loses to a
 baseline says so as ``train`` does."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ranking import btyd
 from ranking.gate import HEADLINE, GateRule, verdict
 
 BASELINES = ("persistence", "btyd", "linear")
@@ -19,7 +20,7 @@ def cutoff_verdict(pp: dict[str, dict[str, Any]], feature_set: str, rule: GateRu
     main = pp.get("lightgbm")
     if not main or "skipped" in main:
         return None
-    baselines = {name: pp[name] for name in BASELINES if name in pp}
+    baselines = {name: m for name, m in pp.items() if name in BASELINES or btyd.is_baseline(name)}
     return verdict(f"lightgbm {feature_set}", main, baselines, rule).to_dict()
 
 

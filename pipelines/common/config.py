@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict,
                                YamlConfigSettingsSource)
 
@@ -141,6 +141,12 @@ class TagsConfig(_Section):
         return [t.name for t in self.tags] if self.enabled else []
 
 
+# The baselines a run's verdict names (ranking.gate.run_verdict): persistence, the BTYD baselines
+# (``btyd`` is the inputs' purchase model, ``btyd_<model>`` the other one) and the other models.
+GATE_BASELINES = ("persistence", "btyd", "btyd_bgnbd", "btyd_pareto_nbd", *(f"{kind} {fs}" for kind in
+                  ("lightgbm", "linear") for fs in ("XY", "Y", "X")))
+
+
 class TrainConfig(_Section):
     every_days: int = Field(30, gt=0, description="Spacing of training cutoffs.")
     n_cutoffs: int = Field(6, gt=0, description="Cutoffs ending one horizon before as_of.")
@@ -159,7 +165,9 @@ class TrainConfig(_Section):
     num_threads: int = Field(1, gt=0, description="LightGBM threads; fixed so that training is reproducible.")
     promote: Literal["gate", "always", "never"] = Field(
         "gate", description="Move runs/latest to a new run: only if it passes the gate, always, or never.")
-    gate_baselines: list[str] = Field(["persistence", "btyd"], description="Baselines the gate compares against.")
+    gate_baselines: list[str] = Field(["persistence", "btyd"], description=(
+        "Baselines the gate compares against: persistence, btyd (the inputs' BTYD purchase model), "
+        "btyd_pareto_nbd or btyd_bgnbd (the other one), 'lightgbm Y', 'linear XY', ..."))
     gate_min_wins: int = Field(4, ge=0, le=6, description="Headline metrics (of 6) on which the main model must be "
                                "at least as good as each gated baseline.")
     gate_ratio_range: tuple[float, float] = Field((0.8, 1.25), description="Allowed test mean prediction / mean truth.")
@@ -171,6 +179,24 @@ class TrainConfig(_Section):
         "The BTYD purchase model under the btyd baseline and the btyd_* inputs: BG/NBD, or Pareto/NBD (a customer "
         "may drop out at any time, also before a repeat purchase); both with Gamma-Gamma order values. BG/NBD by "
         "default: Pareto/NBD inputs cost the model 0.47 of MAE on CDNOW (docs/BENCHMARKS.md)."))
+    @field_validator("gate_baselines")
+    @classmethod
+    def _known_baselines(cls, v: list[str]) -> list[str]:
+        # A misspelt name would gate nothing: a baseline absent from a run does not block promotion.
+        unknown = [b for b in v if b not in GATE_BASELINES]
+        if unknown:
+            raise ValueError(f"unknown gate baselines {unknown}; expected some of {list(GATE_BASELINES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _btyd_gate_names_a_baseline_of_the_run(self) -> "TrainConfig":
+        # The inputs' purchase model is the run's ``btyd``: ``btyd_<it>`` would be absent and gate nothing.
+        own = f"btyd_{self.btyd_purchases}"
+        if own in self.gate_baselines:
+            raise ValueError(f"gate_baselines: {own} is this run's 'btyd' (train.btyd_purchases is "
+                             f"{self.btyd_purchases}); name it btyd")
+        return self
+
     reasons: Literal["path", "treeshap"] = Field(
         "path", description="Attribution behind the per-row reasons: path contributions (one leaf lookup per "
         "tree; 0.17 ms a served row) or TreeSHAP (exact Shapley values; 1.44 ms a served row on the demo run).")

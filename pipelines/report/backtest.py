@@ -11,6 +11,7 @@ from pipelines.backtest.verdicts import NEVER_LOST
 from pipelines.report.fairness import fairness_section, flags
 from pipelines.report.page import Page, Section, Table, charts, count, num, render
 from pipelines.report import svg
+from ranking.btyd import is_baseline
 
 MODELS = ("lightgbm", "linear", "persistence", "btyd")
 OVER_TIME = (("purchasing_power", ("gini", "rmse", "spearman", "top10_share")),
@@ -41,14 +42,15 @@ def over_time(title: str, cutoffs: list[pd.Timestamp], series: dict[str, Sequenc
 
 
 def metrics_section(results: pd.DataFrame, cutoffs: list[pd.Timestamp]) -> Section:
-    """Headline metrics of every model over the cutoffs."""
+    """Headline metrics of every model over the cutoffs (both BTYD baselines where the run has them)."""
+    models = [*MODELS, *sorted(m for m in results["model"].unique() if m not in MODELS and is_baseline(m))]
     plots = []
     for target, names in OVER_TIME:
         for name in names:
             sub = results[(results["target"] == target) & (results["metric"] == name)]
             by = sub.set_index(["model", "cutoff"])["value"]
             plots.append(over_time(f"{target}: {name}", cutoffs, {m: [by.get((m, c)) for c in cutoffs]
-                                                                  for m in MODELS}, name))
+                                                                  for m in models}, name))
     return Section("Metrics over time", "Scored users at each cutoff, against their realised outcomes.",
                    charts=charts(*plots))
 

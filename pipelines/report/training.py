@@ -12,7 +12,7 @@ from pipelines.report.fairness import fairness_section
 from pipelines.report.page import Page, Section, Table, charts, count, money, num, render
 from pipelines.report.tables import decile_lift, expected_calibration_error, reliability
 from pipelines.report import svg
-from ranking.btyd import run_label
+from ranking.btyd import is_baseline, run_baselines, run_label
 from ranking.gbm import SELECTION_RULE
 from ranking.metrics import calibration_deciles, gain_curve
 from ranking.splits import overlap_warning
@@ -47,8 +47,9 @@ def metrics_section(metrics: dict) -> Section:
         rows = [[f"{kind} / {fs}", *[_cell(_get(metrics, target, kind, fs) or {}, n) for n in names]]
                 for kind in KINDS for fs in SETS]
         rows.append(["persistence", *[_cell(_get(metrics, target, "persistence") or {}, n) for n in names]])
-        if target == "purchasing_power" and "btyd" in metrics.get(target, {}):
-            rows.append([f"BTYD ({run_label(metrics)})", *[_cell(metrics[target]["btyd"], n) for n in names]])
+        if target == "purchasing_power":
+            rows += [[f"BTYD ({name})", *[_cell(metrics[target][key], n) for n in names]]
+                     for key, name in run_baselines(metrics).items()]
         tables.append(Table(["model", *names], rows, target.replace("_", " ")))
     skipped = sorted({m["skipped"] for t in ("purchasing_power", "tier") for k in KINDS for m in
                       (_get(metrics, t, k, fs) or {} for fs in SETS) if "skipped" in m})
@@ -143,8 +144,10 @@ def calibration_tables(metrics: dict, pred: pd.DataFrame) -> dict[str, dict]:
     if "purchasing_power_true" not in pred.columns:
         return {}
     y = pred["purchasing_power_true"].to_numpy(dtype=float)
+    columns = {"lightgbm": "pred", **{k: k for k in (c.removeprefix("purchasing_power_") for c in pred.columns)
+                                      if is_baseline(k)}}
     return {kind: calibration_deciles(y, pred[f"purchasing_power_{col}"].to_numpy(dtype=float))
-            for kind, col in (("lightgbm", "pred"), ("btyd", "btyd")) if f"purchasing_power_{col}" in pred.columns}
+            for kind, col in columns.items() if f"purchasing_power_{col}" in pred.columns}
 
 
 def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
@@ -152,10 +155,11 @@ def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
     overall ratio) and one log-log plot of mean predicted vs mean actual with the y = x diagonal."""
     title = "Purchasing power: decile calibration"
     tables, series = [], {}
+    labels = {"btyd": run_label(metrics), **run_baselines(metrics)}
     for kind, cal in calibration_tables(metrics, pred).items():
         if not cal["overall"]["rows"]:
             continue
-        name = {"lightgbm": "LightGBM", "btyd": f"BTYD ({run_label(metrics)})"}.get(kind, kind)
+        name = {"lightgbm": "LightGBM", **{k: f"BTYD ({v})" for k, v in labels.items()}}.get(kind, kind)
         rows = [[str(d["decile"]), count(d["rows"]), money(d["mean_pred"]), money(d["mean_true"]),
                  num(d["ratio"], 3)] for d in cal["deciles"]]
         o = cal["overall"]

@@ -111,13 +111,14 @@ def _fmt(block: dict[str, Any], key: str) -> str:
 
 def ablation_rows(metrics: dict[str, Any]) -> list[tuple[str, dict, dict]]:
     """(label, purchasing-power metrics, tier metrics) for every model x feature set + persistence."""
-    from ranking.btyd import run_label
+    from ranking.btyd import run_baselines
 
     pp, tier = metrics["purchasing_power"], metrics["tier"]
     rows = [(f"{kind} {fs}", pp[kind].get(fs, {}), tier.get(kind, {}).get(fs, {}))
             for kind in ("lightgbm", "linear") for fs in ("XY", "Y", "X")]
     rows.append(("persistence", pp.get("persistence", {}), tier.get("persistence", {})))
-    rows.append((f"btyd ({run_label(metrics).replace(' × Gamma-Gamma', ' x GG')})", pp.get("btyd", {}), {}))
+    rows += [(f"{key} ({name.replace(' × Gamma-Gamma', ' x GG')})", pp[key], {})
+             for key, name in run_baselines(metrics).items()]
     return rows
 
 

@@ -71,14 +71,17 @@ def test_counts_per_cutoff_match_the_users_signed_up(backtest_ws, outcome):
 def test_results_and_predictions_layout(outcome):
     res = outcome["results"]
     assert list(res.columns) == ["cutoff", "target", "model", "feature_set", "metric", "value"]
-    assert set(res["model"]) == {"lightgbm", "linear", "persistence", "btyd"}
-    assert set(res.loc[res.model == "btyd", "target"]) == {"purchasing_power"}
+    assert set(res["model"]) == {"lightgbm", "linear", "persistence", "btyd", "btyd_pareto_nbd"}
+    for kind in ("btyd", "btyd_pareto_nbd"):  # both classic BTYD models, spend only, no feature set
+        assert set(res.loc[res.model == kind, "target"]) == {"purchasing_power"}
+        assert set(res.loc[res.model == kind, "feature_set"]) == {""}
     base = {m.split(".")[0] for m in res["metric"]}
     assert base <= METRICS_JSON_NAMES | {"recall"} and {"gini", "rmse", "qwk"} <= base
     assert not res.duplicated(["cutoff", "target", "model", "metric"]).any()
     preds = outcome["predictions"]
     for col in ("cutoff", "user_id", "purchasing_power_pred", "tier_pred", "tier_proba_bronze",
-                "tier_proba_platinum", "purchasing_power_true", "tier_true", "purchasing_power_btyd", "horizon_days"):
+                "tier_proba_platinum", "purchasing_power_true", "tier_true", "purchasing_power_btyd",
+                "purchasing_power_btyd_pareto_nbd", "horizon_days"):
         assert col in preds.columns
     assert preds[[c for c in preds if c.startswith("tier_proba_")]].sum(axis=1).round(6).eq(1.0).all()
     drift = outcome["drift"]

@@ -42,8 +42,8 @@ def _posterior_integral(params, x, t_x, T, f) -> float:
     return integrate.dblquad(integrand, -30, 4, -30, 4, epsabs=0, epsrel=1e-9)[0]
 
 
-@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), (0.9, 6.0, 1.7, 2.5)],
-                         ids=["alpha<beta (CDNOW)", "alpha>beta"])
+@pytest.mark.parametrize("params", [(0.553, 10.578, 0.606, 11.669), (0.9, 6.0, 1.7, 2.5), (0.9, 0.3, 8.0, 20.0)],
+                         ids=["alpha<beta (CDNOW)", "alpha>beta", "alpha<<beta (A0 by quadrature at small t_x)"])
 @pytest.mark.parametrize("customer", CUSTOMERS)
 def test_closed_forms_match_brute_force_integration(params, customer):
     """Each customer's likelihood, P(alive), expected purchases and P(buy) in 39 weeks, from the
@@ -63,6 +63,27 @@ def test_closed_forms_match_brute_force_integration(params, customer):
     buy = _posterior_integral(params, x, t_x, T,
                               lambda lam, mu: decay(lam, mu) * lam / (lam + mu) * -np.expm1(-(lam + mu) * t))
     assert model.p_purchase(X)[0] == pytest.approx(buy / lik, rel=1e-6)
+
+
+def test_a0_by_quadrature_equals_the_closed_form_where_it_is_used():
+    """Where the hypergeometric argument is near 1, A0 comes from Gauss-Legendre quadrature (scipy's
+    series is slow there); on random parameters and customers it equals the closed form to 1e-9."""
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(300):
+        params = np.exp(rng.uniform(-4, 5, 4))
+        x = rng.integers(0, 80, 8).astype(float)
+        T = np.exp(rng.uniform(-2, 1.5, 8))
+        t_x = np.where(x > 0, rng.uniform(0, 0.999, 8) * T, 0.0)
+        quad, variation = ParetoNBD._log_a0_quadrature(params, x, t_x, T)
+        closed = ParetoNBD._log_a0_hypergeometric(params, x, t_x, T)
+        used = variation <= 40.0
+        np.testing.assert_allclose(quad[used], closed[used], rtol=0, atol=1e-9)
+        near_one = abs(params[1] - params[3]) / (max(params[1], params[3]) + t_x) > 0.9
+        expected = np.where(near_one & used, quad, closed)
+        np.testing.assert_allclose(ParetoNBD._log_a0(params, x, t_x, T), expected, rtol=0, atol=1e-12)
+        checked += int((near_one & used).sum())
+    assert checked > 300  # the quadrature path was exercised, not only the closed form
 
 
 def test_frequent_customers_neither_overflow_nor_cancel():

@@ -53,6 +53,14 @@ def test_metrics_layout_has_every_ablation_and_baseline(run):
     assert len(calib["lightgbm"]["deciles"]) == 10 and sum(d["rows"] for d in calib["lightgbm"]["deciles"]) == main["n"]
     assert calib["lightgbm"]["overall"]["ratio"] == pytest.approx(main["mean_pred"] / main["mean_true"])
     assert ("btyd" in calib) == ("skipped" not in metrics["purchasing_power"]["btyd"])
+    # Both classic BTYD models on the same test rows, labelled, calibrated and in the verdict.
+    assert metrics["btyd_baselines"] == {"btyd": "BG/NBD × Gamma-Gamma",
+                                         "btyd_pareto_nbd": "Pareto/NBD × Gamma-Gamma"}
+    pp = metrics["purchasing_power"]
+    assert pp["btyd_pareto_nbd"]["n"] == pp["btyd"]["n"] == main["n"]
+    assert "btyd_pareto_nbd" in calib
+    run_json = json.loads((run_dir / "run.json").read_text())
+    assert "btyd_pareto_nbd" in run_json["verdict"]["baselines"]
 
 
 def test_run_dir_is_complete_and_reloads_to_identical_predictions(run):
@@ -66,7 +74,8 @@ def test_run_dir_is_complete_and_reloads_to_identical_predictions(run):
     assert loaded["config"]["train"]["trials"] == 1
     pred = loaded["predictions"]
     assert {"user_id", "event_timestamp", "purchasing_power_true", "purchasing_power_pred", "tier_true",
-            "tier_pred", "tier_proba_bronze", "tier_proba_platinum"} <= set(pred.columns)
+            "tier_pred", "tier_proba_bronze", "tier_proba_platinum", "purchasing_power_btyd",
+            "purchasing_power_btyd_pareto_nbd"} <= set(pred.columns)
     test = frame[frame["event_timestamp"] == frame["event_timestamp"].max()].reset_index(drop=True)
     again = loaded["model"].predict(test, reasons=False)
     pd.testing.assert_series_equal(again["purchasing_power"], pred["purchasing_power_pred"], check_names=False,
@@ -79,6 +88,7 @@ def test_report_is_self_contained_with_plots(run):
     assert html.count("<svg") >= 10 and "Gain curve" in html and "Confusion matrix" in html
     assert '<section id="purchasing-power-decile-calibration">' in html and "Decile calibration (log1p axes)" in html
     assert "src=\"http" not in html and "<script" not in html
+    assert "BTYD (BG/NBD × Gamma-Gamma)" in html and "BTYD (Pareto/NBD × Gamma-Gamma), test split" in html
     assert "Spend model selection" in html and "(chosen)" in html and "mean rank over the six validation" in html
     # monthly cutoffs, 90-day labels: the two training cutoffs' labels reach 60 days past the validation cutoff
     assert json.loads((run[2] / "run.json").read_text())["split"]["valid_label_overlap_days"] == 60
