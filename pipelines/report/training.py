@@ -168,7 +168,8 @@ def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
                              "ratio (predicted / actual)"], rows, f"{name}, test split"))
         points = [(d["mean_pred"], d["mean_true"]) for d in cal["deciles"]
                   if d["mean_pred"] is not None and d["mean_true"] is not None]
-        series[name] = ([a for a, _ in points], [b for _, b in points])
+        # The legend has room for about 20 characters: "BTYD Pareto/NBD", the "× Gamma-Gamma" implied.
+        series[name.replace(" (", " ").split(" × ")[0]] = ([a for a, _ in points], [b for _, b in points])
     if not tables:
         return Section(title, "No purchasing-power labels in the test split.")
     plot = svg.line_chart("Decile calibration (log1p axes)", series, "mean predicted (log scale)",

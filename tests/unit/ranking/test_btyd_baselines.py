@@ -13,21 +13,9 @@ from ranking.dataset import FEATURE_SETS
 from ranking.gate import GateRule, run_verdict
 from ranking.metrics import regression_metrics
 from ranking.model import fit_two_stage
-from ranking.params import TrainParams
-from ranking.splits import time_split
-from ranking.synthetic import synthetic_frame
+from tests.support.ranking_data import PARAMS
 
-PARAMS = TrainParams(trials=0, num_boost_round=20, early_stopping_rounds=5, projection_dims=4, seed=3)
-
-
-@pytest.fixture(scope="module")
-def split():
-    return time_split(synthetic_frame(n_users=140, n_cutoffs=5, dim=8, seed=9), 0.2, 90, seed=0)
-
-
-@pytest.fixture(scope="module")
-def model(split):
-    return fit_two_stage(split.train, split.valid, PARAMS)
+# ``split`` and ``model`` (fitted at PARAMS) are the package's fixtures (conftest.py).
 
 
 def test_baseline_keys_name_the_inputs_model_btyd_and_the_other_by_its_name():

@@ -9,21 +9,11 @@ from sklearn.base import clone
 
 from pipelines.storage.artifact import load_model, save_model_files
 from ranking.model import TwoStageModel, fit_two_stage
-from ranking.params import TrainParams
 from ranking.splits import time_split
 from ranking.synthetic import synthetic_frame
+from tests.support.ranking_data import PARAMS
 
-PARAMS = TrainParams(trials=2, num_boost_round=40, early_stopping_rounds=5, projection_dims=4, seed=3)
-
-
-@pytest.fixture(scope="module")
-def split():
-    return time_split(synthetic_frame(n_users=160, n_cutoffs=6, dim=8, seed=11), 0.2, 90, seed=0)
-
-
-@pytest.fixture(scope="module")
-def model(split):
-    return fit_two_stage(split.train, split.valid, PARAMS)
+# ``split`` and ``model`` (fitted at PARAMS) are the package's fixtures (conftest.py).
 
 
 def test_fit_returns_self_and_learned_attributes_end_with_underscore(split):
