@@ -179,6 +179,10 @@ class TrainConfig(_Section):
         "The BTYD purchase model under the btyd baseline and the btyd_* inputs: BG/NBD, or Pareto/NBD (a customer "
         "may drop out at any time, also before a repeat purchase); both with Gamma-Gamma order values. BG/NBD by "
         "default: Pareto/NBD inputs cost the model 0.47 of MAE on CDNOW (docs/BENCHMARKS.md)."))
+    reasons: Literal["path", "treeshap"] = Field(
+        "path", description="Attribution behind the per-row reasons: path contributions (one leaf lookup per "
+        "tree; 0.17 ms a served row) or TreeSHAP (exact Shapley values; 1.44 ms a served row on the demo run).")
+
     @field_validator("gate_baselines")
     @classmethod
     def _known_baselines(cls, v: list[str]) -> list[str]:
@@ -196,10 +200,6 @@ class TrainConfig(_Section):
             raise ValueError(f"gate_baselines: {own} is this run's 'btyd' (train.btyd_purchases is "
                              f"{self.btyd_purchases}); name it btyd")
         return self
-
-    reasons: Literal["path", "treeshap"] = Field(
-        "path", description="Attribution behind the per-row reasons: path contributions (one leaf lookup per "
-        "tree; 0.17 ms a served row) or TreeSHAP (exact Shapley values; 1.44 ms a served row on the demo run).")
 
 
 class FinetuneConfig(_Section):

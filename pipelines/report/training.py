@@ -144,10 +144,14 @@ def calibration_tables(metrics: dict, pred: pd.DataFrame) -> dict[str, dict]:
     if "purchasing_power_true" not in pred.columns:
         return {}
     y = pred["purchasing_power_true"].to_numpy(dtype=float)
-    columns = {"lightgbm": "pred", **{k: k for k in (c.removeprefix("purchasing_power_") for c in pred.columns)
-                                      if is_baseline(k)}}
-    return {kind: calibration_deciles(y, pred[f"purchasing_power_{col}"].to_numpy(dtype=float))
-            for kind, col in columns.items() if f"purchasing_power_{col}" in pred.columns}
+    columns = {"lightgbm": "purchasing_power_pred", **_btyd_columns(pred)}
+    return {kind: calibration_deciles(y, pred[col].to_numpy(dtype=float))
+            for kind, col in columns.items() if col in pred.columns}
+
+
+def _btyd_columns(pred: pd.DataFrame) -> dict[str, str]:
+    """{model kind: column} of the BTYD baselines in a prediction frame (``purchasing_power_btyd``, ...)."""
+    return {kind: col for col in pred.columns if is_baseline(kind := col.removeprefix("purchasing_power_"))}
 
 
 def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
@@ -181,7 +185,9 @@ def calibration_section(metrics: dict, pred: pd.DataFrame) -> Section:
 
 def _gain_chart(pred: pd.DataFrame, y: np.ndarray, keep: np.ndarray) -> str:
     series = {}
-    for name, col in (("lightgbm", "purchasing_power_pred"), ("persistence", "purchasing_power_persistence")):
+    columns = {"lightgbm": "purchasing_power_pred", "persistence": "purchasing_power_persistence",
+               **_btyd_columns(pred)}
+    for name, col in columns.items():
         if col in pred.columns:
             series[name] = _thin(*gain_curve(y[keep], pred[col].to_numpy(dtype=float)[keep]))
     series["oracle"] = _thin(*gain_curve(y[keep], y[keep]))

@@ -90,6 +90,7 @@ def test_report_is_self_contained_with_plots(run):
     assert "src=\"http" not in html and "<script" not in html
     assert "BTYD (BG/NBD × Gamma-Gamma)" in html and "BTYD (Pareto/NBD × Gamma-Gamma), test split" in html
     assert ">BTYD Pareto/NBD</text>" in html  # the calibration plot's legend: short enough to show whole
+    assert ">btyd_pareto_nbd</text>" in html  # its gain curve
     assert "Spend model selection" in html and "(chosen)" in html and "mean rank over the six validation" in html
     # monthly cutoffs, 90-day labels: the two training cutoffs' labels reach 60 days past the validation cutoff
     assert json.loads((run[2] / "run.json").read_text())["split"]["valid_label_overlap_days"] == 60
